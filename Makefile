@@ -1,0 +1,37 @@
+# Two set-up commands: `make demo` and `make test`. Everything they need, they install.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench install clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Builds a demo workspace from a synthetic city and ingests every department's extract.
+demo: $(STAMP)
+	rm -rf demo
+	$(BIN)/justicelab init demo
+	cd demo && ../$(BIN)/justicelab synth city data --people 5000 --years 6 --seed 1 --declare
+	cd demo && ../$(BIN)/justicelab ingest --all
+	cd demo && ../$(BIN)/justicelab status
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,2 @@
+"""justicelab: responsible justice data."""
+__version__ = "0.1.0"

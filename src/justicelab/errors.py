@@ -1,0 +1,27 @@
+"""Errors every layer raises: each names what went wrong and where, so the CLI can print it as is."""
+
+from __future__ import annotations
+
+
+class JusticelabError(Exception):
+    """Base class: an error a user can act on. The message is the whole explanation."""
+
+    exit_code = 1
+
+
+class StandardError(JusticelabError):
+    """The standard's YAML is inconsistent or a name is not in it."""
+
+
+class WorkspaceError(JusticelabError):
+    """No workspace here, or its justicelab.toml is invalid."""
+
+
+class MappingError(JusticelabError):
+    """A mapping file is invalid or does not fit its source or the standard."""
+
+
+class SourceFileError(JusticelabError):
+    """A source file cannot be read as declared (missing, empty, wrong header, unreadable)."""
+
+    exit_code = 2

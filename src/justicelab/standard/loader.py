@@ -1,0 +1,124 @@
+"""Load and cross-check the Justice Data Standard from its YAML files."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from justicelab.errors import StandardError
+from justicelab.standard.models import (
+    CodeList,
+    EntityType,
+    FieldGroup,
+    Hierarchy,
+    ResolvedEntity,
+)
+
+DATA_DIR = Path(__file__).with_name("data")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise StandardError(f"{path}: not valid YAML: {exc}") from exc
+
+
+def _parse(model: type[M], data: Any, path: Path) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise StandardError(f"{path}: {problems}") from exc
+
+
+def _load_dir(folder: Path, model: type[M]) -> list[tuple[M, Path]]:
+    return [(_parse(model, _read_yaml(p), p), p) for p in sorted(folder.glob("*.yaml"))]
+
+
+class Standard:
+    """The whole standard: code lists, hierarchies, field groups and entity types, cross-checked."""
+
+    def __init__(
+        self,
+        codelists: Iterable[CodeList],
+        hierarchies: Iterable[Hierarchy],
+        groups: Iterable[FieldGroup],
+        entities: Iterable[EntityType],
+    ) -> None:
+        self.codelists = {c.name: c for c in codelists}
+        self.hierarchies = {h.name: h for h in hierarchies}
+        self.groups = {g.name: g for g in groups}
+        self._entities = {e.name: e for e in entities}
+        self.entities = {name: self._resolve(e) for name, e in sorted(self._entities.items())}
+
+    def _resolve(self, entity: EntityType) -> ResolvedEntity:
+        fields = []
+        for group_name in entity.includes:
+            if group_name not in self.groups:
+                raise StandardError(f"entity {entity.name}: includes unknown field group {group_name!r}")
+            for f in self.groups[group_name].fields:
+                fields.append(f.model_copy(update={"legal_class": entity.legal_class}) if entity.legal_class else f)
+        fields.extend(entity.fields)
+        names = [f.name for f in fields]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise StandardError(f"entity {entity.name}: fields defined twice: {', '.join(dupes)}")
+        for f in fields:
+            if f.codelist and f.codelist not in self.codelists:
+                raise StandardError(f"entity {entity.name}, field {f.name}: unknown codelist {f.codelist!r}")
+            if f.hierarchy and f.hierarchy not in self.hierarchies:
+                raise StandardError(f"entity {entity.name}, field {f.name}: unknown hierarchy {f.hierarchy!r}")
+        for rule in entity.rules:
+            for side in (rule.left, rule.right):
+                if side not in names:
+                    raise StandardError(f"entity {entity.name}, rule {rule.name}: unknown field {side!r}")
+        for key in entity.default_key:
+            if key not in names:
+                raise StandardError(f"entity {entity.name}: default_key names unknown field {key!r}")
+        return ResolvedEntity(
+            name=entity.name,
+            title=entity.title,
+            kind=entity.kind,
+            description=entity.description,
+            fields=tuple(fields),
+            rules=tuple(entity.rules),
+            default_key=tuple(entity.default_key),
+        )
+
+    def entity(self, name: str) -> ResolvedEntity:
+        try:
+            return self.entities[name]
+        except KeyError:
+            known = ", ".join(self.entities)
+            raise StandardError(f"unknown entity type {name!r}; the standard defines: {known}") from None
+
+    def codelist(self, name: str) -> CodeList:
+        return self.codelists[name]
+
+    @classmethod
+    def from_directory(cls, root: Path) -> Standard:
+        hierarchies_file = root / "hierarchies.yaml"
+        raw = _read_yaml(hierarchies_file) or []
+        hierarchies = [_parse(Hierarchy, h, hierarchies_file) for h in raw]
+        return cls(
+            codelists=[c for c, _ in _load_dir(root / "codelists", CodeList)],
+            hierarchies=hierarchies,
+            groups=[g for g, _ in _load_dir(root / "groups", FieldGroup)],
+            entities=[e for e, _ in _load_dir(root / "entities", EntityType)],
+        )
+
+
+@functools.cache
+def load_standard() -> Standard:
+    """The standard shipped with justicelab (cached: it is read-only)."""
+    return Standard.from_directory(DATA_DIR)
