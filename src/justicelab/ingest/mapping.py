@@ -41,6 +41,9 @@ class SourceOptions(_Strict):
         1, description="1-based row that holds the column names (rows above it are skipped)."
     )
     sheet: str | None = Field(None, description="Excel sheet name; the first sheet when omitted.")
+    null_values: list[str] = Field(
+        default_factory=lambda: [""], description="Values that mean 'no value' (after trimming), e.g. NULL, N/A."
+    )
 
 
 class FieldMapping(_Strict):
@@ -67,7 +70,9 @@ class FieldMapping(_Strict):
         50, description="With two_digit_year: pivot, years above this are 19xx, the rest 20xx."
     )
     code_map: dict[str, str] | None = Field(
-        None, description="Source code -> standard code. Unmapped values are kept (and checked)."
+        None,
+        description="Source code -> standard code. Unmapped values are kept (and checked against the code "
+        "list); an empty source value is not a code: use default for it.",
     )
     default: str | int | float | bool | None = Field(None, description="Value used when the source is empty.")
 
@@ -146,6 +151,9 @@ def check_against_standard(mapping: Mapping, path: Path, standard: Standard) -> 
             raise MappingError(
                 f"{path}: field {field_name!r} is not a field of {entity.name}{_closest(field_name, names)}"
             )
+    for f in entity.fields:
+        if f.required and f.name not in mapping.fields:
+            raise MappingError(f"{path}: required field {f.name!r} of {entity.name} is not mapped")
     key = tuple(mapping.natural_key) or entity.default_key
     for k in key:
         if k not in mapping.fields:

@@ -1,0 +1,239 @@
+"""Ingest one file: hash, read, transform, validate, quarantine, load — all or nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from justicelab.ingest.checks import entity_checks, reasons_sql, staging_sql
+from justicelab.errors import SourceFileError
+from justicelab.ingest.load import BatchMeta, LoadCounts, load_batch
+from justicelab.ingest.mapping import LoadedMapping
+from justicelab.ingest.readers import RAW, REJECTS, StagedSource, stage_source
+from justicelab.ingest.sql import ident, literal
+from justicelab.standard import ResolvedEntity, Standard, load_standard
+from justicelab.warehouse import BATCHES, Warehouse, ensure_entity_table, ensure_ingest_tables
+
+Progress = Callable[[str, int, int], None]
+STAGES = ("hashing", "reading", "validating", "loading")
+_TEMP_TABLES = (RAW, REJECTS, "jl_staged", "jl_load", "jl_quarantine", "jl_match", "jl_dups")
+
+
+@dataclass
+class BatchResult:
+    """What one ingest did, as the CLI and the batch log report it."""
+
+    status: str  # "loaded" or "skipped" (the same file and mapping were loaded before)
+    source: str
+    entity: str
+    file: str
+    batch_id: int
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_unchanged: int = 0
+    rows_quarantined: int = 0
+    changed_fields: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _stage_and_validate(con: duckdb.DuckDBPyConnection, staged: StagedSource, loaded: LoadedMapping,
+                        standard: Standard) -> None:
+    """Build ``jl_load`` (valid rows) and ``jl_quarantine`` (every rejected row with every reason)."""
+    m = loaded.mapping
+    entity = standard.entity(m.entity)
+    mappings = m.field_mappings
+    checks = entity_checks(entity, mappings, staged.column_map, loaded.key, standard)
+    cte, select = staging_sql(
+        entity, mappings, staged.column_map, m.source.null_values, loaded.source_name, loaded.key, checks
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE jl_staged AS {cte} {select}")
+
+    # A natural key seen twice in one delivery: the first valid row wins, later ones are quarantined.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE jl_dups AS
+        SELECT _source_row, first_row FROM (
+            SELECT _source_row, min(_source_row) OVER (PARTITION BY _record_id) AS first_row
+            FROM jl_staged WHERE _ok) d
+        WHERE _source_row <> first_row
+        """
+        if con.execute(
+            "SELECT count(*) <> count(DISTINCT _record_id) FROM jl_staged WHERE _ok"
+        ).fetchone()[0]  # type: ignore[index]
+        else "CREATE OR REPLACE TEMP TABLE jl_dups (_source_row BIGINT, first_row BIGINT)"
+    )
+    fields = ", ".join(ident(f) for f in entity.field_names())
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE jl_load AS SELECT _record_id, _source_row, {fields} FROM jl_staged "
+        "WHERE _ok AND _source_row NOT IN (SELECT _source_row FROM jl_dups) ORDER BY _source_row"
+    )
+    record = "to_json(struct_pack(" + ", ".join(f"{ident(c)} := {ident(c)}" for c in staged.columns) + "))"
+    key_names = ", ".join(loaded.key)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE jl_quarantine AS
+        {cte}
+        SELECT _source_row AS source_row, CAST({record} AS VARCHAR) AS record,
+               CAST(to_json({reasons_sql(checks)}) AS VARCHAR) AS reasons
+        FROM v WHERE _source_row IN (SELECT _source_row FROM jl_staged WHERE NOT _ok)
+        UNION ALL
+        SELECT r._source_row, CAST({record} AS VARCHAR),
+               CAST(to_json([{{'field': {literal(key_names)}, 'column': NULL, 'value': NULL,
+                               'rule': 'duplicate_key',
+                               'message': 'same natural key as row ' || CAST(d.first_row AS VARCHAR)}}]) AS VARCHAR)
+        FROM {RAW} r JOIN jl_dups d ON r._source_row = d._source_row
+        UNION ALL
+        SELECT _source_row, CAST(to_json({{'_raw_line': raw}}) AS VARCHAR),
+               CAST(to_json([{{'field': NULL, 'column': NULL, 'value': raw, 'rule': 'malformed',
+                               'message': reason}}]) AS VARCHAR)
+        FROM {REJECTS}
+        ORDER BY source_row
+        """
+    )
+
+
+def _upload_to_postgres(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, entity_name: str) -> None:
+    """Copy the staged batch from the scratch DuckDB into PostgreSQL temp tables (bulk COPY, no row loop)."""
+    with tempfile.TemporaryDirectory(prefix="justicelab-") as tmp:
+        for name, like in (("jl_load", entity_name), ("jl_quarantine", None)):
+            out = Path(tmp) / f"{name}.csv"
+            con.execute(f"COPY {name} TO {literal(str(out))} (FORMAT csv, HEADER true)")
+            cols = [c[0] for c in con.execute(f"SELECT * FROM {name} LIMIT 0").description]
+            warehouse.execute(f"DROP TABLE IF EXISTS {name}")
+            if like:
+                col_sql = ", ".join(ident(c) for c in cols)
+                warehouse.execute(f"CREATE TEMP TABLE {name} AS SELECT {col_sql} FROM {ident(like)} WHERE false")
+            else:
+                warehouse.execute(f"CREATE TEMP TABLE {name} (source_row BIGINT, record TEXT, reasons TEXT)")
+            warehouse.copy_in(name, cols, out)
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection | None, warehouse: Warehouse) -> None:
+    for name in _TEMP_TABLES:
+        if con is not None:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+        if warehouse.kind == "postgres":
+            warehouse.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def find_loaded(warehouse: Warehouse, source: str, sha: str, mapping_sha: str) -> int | None:
+    row = warehouse.scalar(
+        f"SELECT min(batch_id) FROM {ident(BATCHES)} WHERE source = {literal(source)} "
+        f"AND file_sha256 = {literal(sha)} AND mapping_sha256 = {literal(mapping_sha)}"
+    )
+    return int(row) if row is not None else None
+
+
+def ingest_file(
+    warehouse: Warehouse,
+    path: Path,
+    loaded: LoadedMapping,
+    *,
+    department: str | None = None,
+    standard: Standard | None = None,
+    progress: Progress | None = None,
+) -> BatchResult:
+    """Load one file with its mapping as one atomic batch; a file loaded before is a no-op."""
+    standard = standard or load_standard()
+    t0 = time.perf_counter()
+    report = progress or (lambda stage, done, total: None)
+    entity = standard.entity(loaded.mapping.entity)
+    source = loaded.source_name
+    department = department or loaded.mapping.department
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+    report("hashing", 0, 4)
+    if not path.exists():
+        raise SourceFileError(f"{path}: file not found")
+    sha = file_sha256(path)
+    ensure_ingest_tables(warehouse)
+    ensure_entity_table(warehouse, entity)
+    previous = find_loaded(warehouse, source, sha, loaded.sha256)
+    if previous is not None:
+        report("loading", 4, 4)
+        return BatchResult("skipped", source, entity.name, str(path), previous,
+                           notes=[f"already loaded as batch {previous}"], seconds=time.perf_counter() - t0)
+
+    con = warehouse.raw if warehouse.kind == "duckdb" else duckdb.connect()
+    try:
+        report("reading", 1, 4)
+        staged = stage_source(con, path, loaded.mapping.source, loaded.mapping.source_columns())
+        report("validating", 2, 4)
+        _stage_and_validate(con, staged, loaded, standard)
+        report("loading", 3, 4)
+        if warehouse.kind == "postgres":
+            with warehouse.transaction():
+                _upload_to_postgres(con, warehouse, entity.name)
+                counts = _load(warehouse, entity, staged, loaded, department, sha, path, started)
+        else:
+            with warehouse.transaction():
+                counts = _load(warehouse, entity, staged, loaded, department, sha, path, started)
+        report("done", 4, 4)
+    finally:
+        _drop_temp(con, warehouse)
+        if warehouse.kind != "duckdb":
+            con.close()
+    return BatchResult(
+        status="loaded",
+        source=source,
+        entity=entity.name,
+        file=str(path),
+        batch_id=counts.batch_id,
+        rows_read=staged.rows_read,
+        rows_loaded=counts.inserted + counts.updated + counts.unchanged,
+        rows_inserted=counts.inserted,
+        rows_updated=counts.updated,
+        rows_unchanged=counts.unchanged,
+        rows_quarantined=counts.quarantined,
+        changed_fields=counts.changed_fields,
+        notes=staged.notes,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _load(
+    warehouse: Warehouse,
+    entity: ResolvedEntity,
+    staged: StagedSource,
+    loaded: LoadedMapping,
+    department: str | None,
+    sha: str,
+    path: Path,
+    started: dt.datetime,
+) -> LoadCounts:
+    meta = BatchMeta(
+        source=loaded.source_name,
+        entity=entity.name,
+        department=department,
+        file_path=str(path),
+        file_sha256=sha,
+        file_bytes=path.stat().st_size,
+        mapping_path=str(loaded.path),
+        mapping_sha256=loaded.sha256,
+        format=staged.format,
+        encoding=staged.encoding,
+        delimiter=staged.delimiter,
+        header_row=staged.header_row,
+        started_at=started,
+        rows_read=staged.rows_read,
+        notes="; ".join(staged.notes),
+    )
+    return load_batch(warehouse, entity, meta)
