@@ -389,36 +389,36 @@ def _stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, needed: Sequence[st
     try:
         con.execute(
             f"""
-            CREATE OR REPLACE TEMP TABLE jl_lines AS
-            SELECT rowid + 1 AS _source_row, line FROM read_csv({literal(str(path))}, columns = {{'line': 'VARCHAR'}},
+            CREATE OR REPLACE TEMP TABLE jl_text AS
+            SELECT line FROM read_csv({literal(str(path))}, columns = {{'line': 'VARCHAR'}},
                 header = false, delim = '\x01', quote = '', escape = '', strict_mode = false)
             """
         )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE jl_lines AS SELECT rowid + 1 AS _source_row, line, "
+            "coalesce(CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' END, false) AS is_object "
+            "FROM jl_text WHERE line IS NOT NULL"
+        )
+        con.execute("DROP TABLE jl_text")
     except duckdb.Error as exc:
         raise SourceFileError(f"{path}: cannot be read as JSON lines: {str(exc).splitlines()[0]}") from None
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {REJECTS} AS
         SELECT _source_row, 'INVALID JSON: the line is not a JSON object' AS reason, line AS raw
-        FROM jl_lines WHERE line IS NOT NULL AND NOT coalesce(json_valid(line) AND json_type(line) = 'OBJECT', false)
+        FROM jl_lines WHERE NOT is_object
         """
     )
-    keys = [
-        r[0]
-        for r in con.execute(
-            "SELECT DISTINCT unnest(json_keys(line)) FROM jl_lines "
-            "WHERE json_valid(line) AND json_type(line) = 'OBJECT' ORDER BY 1"
-        ).fetchall()
-    ]
+    # Parse only lines known to be objects (DuckDB does not promise to short-circuit AND).
+    con.execute("CREATE OR REPLACE TEMP TABLE jl_objects AS SELECT _source_row, line FROM jl_lines WHERE is_object")
+    keys = [r[0] for r in con.execute("SELECT DISTINCT unnest(json_keys(line)) FROM jl_objects ORDER BY 1").fetchall()]
     select = ", ".join(f"line ->> {literal('$.' + _json_path_key(k))} AS {ident(k)}" for k in keys)
     con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {RAW} AS
-        SELECT {select + ', ' if select else ''}_source_row FROM jl_lines
-        WHERE line IS NOT NULL AND json_valid(line) AND json_type(line) = 'OBJECT' ORDER BY _source_row
-        """
+        f"CREATE OR REPLACE TEMP TABLE {RAW} AS SELECT {select + ', ' if select else ''}_source_row "
+        "FROM jl_objects ORDER BY _source_row"
     )
     con.execute("DROP TABLE jl_lines")
+    con.execute("DROP TABLE jl_objects")
     return StagedSource(
         path=path, format="jsonl", columns=keys, rows_staged=_count(con, RAW), rows_rejected=_count(con, REJECTS)
     )
@@ -453,14 +453,21 @@ def stage_source(
             staged = _stage_jsonl(con, path, needed)
     if staged.rows_read == 0:
         raise SourceFileError(f"{path}: the file has a header but no data rows")
-    resolved = resolve_columns(needed, staged.columns)
-    if resolved is None:
-        if fmt == "jsonl":
-            missing = [c for c in needed if c not in staged.columns]
+    if fmt == "jsonl":
+        # JSON APIs leave out keys whose value is null: a key no record has is an empty column,
+        # unless no mapped key is present at all (then this is the wrong file or mapping).
+        missing = [c for c in needed if c not in staged.columns]
+        if missing and len(missing) == len(needed):
             raise SourceFileError(
-                f"{path}: no record has the mapped key(s) {', '.join(missing)}; keys present: "
+                f"{path}: no record has any mapped key ({', '.join(missing)}); keys present: "
                 f"{', '.join(staged.columns[:12])}"
             )
+        for c in missing:
+            con.execute(f"ALTER TABLE {RAW} ADD COLUMN {ident(c)} VARCHAR")
+            staged.columns.append(c)
+            staged.notes.append(f"key {c} is in no record")
+    resolved = resolve_columns(needed, staged.columns)
+    if resolved is None:
         raise SourceFileError(missing_columns_error(path, needed, staged.columns, staged.header_row or 1))
     staged.column_map = resolved
     return staged

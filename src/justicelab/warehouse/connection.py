@@ -137,6 +137,12 @@ class Warehouse:
             while chunk := fh.read(1 << 20):
                 copy.write(chunk)
 
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.ibis.disconnect()

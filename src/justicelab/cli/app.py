@@ -1,0 +1,22 @@
+"""The Typer application and its command groups."""
+
+from __future__ import annotations
+
+import typer
+
+from justicelab.cli import ingest_cmd, quarantine_cmd, source_cmd, standard_cmd, synth_cmd, workspace_cmd
+
+app = typer.Typer(
+    name="justicelab",
+    help="Responsible justice data: ingest, link, share, measure and publish without re-identifying anyone.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("init")(workspace_cmd.init)
+app.command("status")(workspace_cmd.status)
+app.command("ingest")(ingest_cmd.ingest)
+app.add_typer(quarantine_cmd.app, name="quarantine")
+app.add_typer(standard_cmd.app, name="standard")
+app.add_typer(synth_cmd.app, name="synth")
+app.add_typer(source_cmd.app, name="source")

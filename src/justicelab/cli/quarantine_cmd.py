@@ -1,0 +1,57 @@
+"""``justicelab quarantine``: see and export the rows that did not load, with every reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from justicelab.cli.context import open_warehouse
+from justicelab.cli.output import FormatOption, Format, console, emit
+from justicelab.ingest.batches import describe_reason, export_quarantine, quarantine_summary, quarantined_rows
+
+app = typer.Typer(help="Rows that did not load, with their reasons.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_(fmt: Format = FormatOption) -> None:
+    """Batches that quarantined rows.
+
+    Example: justicelab quarantine list
+    """
+    with open_warehouse() as (_, wh):
+        emit(quarantine_summary(wh), fmt, "Quarantine")
+
+
+@app.command("show")
+def show(
+    batch: int = typer.Argument(..., help="Batch id (see `justicelab status`)."),
+    limit: int = typer.Option(50, help="Show at most this many rows (0 = all)."),
+    fmt: Format = FormatOption,
+) -> None:
+    """The quarantined rows of one batch: source row number, each reason, and the row as read.
+
+    Example: justicelab quarantine show 3
+    """
+    with open_warehouse() as (_, wh):
+        rows = quarantined_rows(wh, batch, limit or None)
+    if fmt is Format.table:
+        flat = [{"row": r["source_row"], "reasons": "\n".join(describe_reason(x) for x in r["reasons"])}
+                for r in rows]
+        emit(flat, fmt, f"Batch {batch}: quarantined rows")
+    else:
+        emit([{"source_row": r["source_row"], "reasons": r["reasons"], "record": r["record"]} for r in rows], fmt)
+
+
+@app.command("export")
+def export(
+    batch: int = typer.Argument(..., help="Batch id."),
+    out: Path = typer.Argument(..., help="CSV file to write."),
+) -> None:
+    """Write a batch's quarantined rows to CSV (original columns + reasons) for the department to fix.
+
+    Example: justicelab quarantine export 3 fix_me.csv
+    """
+    with open_warehouse() as (_, wh):
+        n = export_quarantine(wh, batch, out)
+    console.print(f"wrote {n} rows to {out}")
