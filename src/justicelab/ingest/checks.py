@@ -178,19 +178,19 @@ def entity_checks(
                     value=f"CAST({left} AS VARCHAR) || ' vs ' || CAST({right} AS VARCHAR)",
                 )
             )
-    for k in key:
-        field_def = entity.field(k)
-        if not field_def.required:
-            checks.append(
-                Check(
-                    field=k,
-                    column="+".join(mappings[k].source_columns()),
-                    rule="natural_key",
-                    message=f"{k} is part of the natural key and must not be empty",
-                    failed=f"{v_col(k)} IS NULL",
-                    value="NULL",
-                )
+    if key and not all(entity.field(k).required for k in key):
+        # A key part may be empty where empty means "all" (population by sex: NULL = both sexes), but a
+        # record whose whole key is empty cannot be told apart from any other.
+        checks.append(
+            Check(
+                field=",".join(key),
+                column="+".join(c for k in key for c in mappings[k].source_columns()),
+                rule="natural_key",
+                message=f"the natural key ({', '.join(key)}) is empty",
+                failed=" AND ".join(f"{v_col(k)} IS NULL" for k in key),
+                value="NULL",
             )
+        )
     return checks
 
 
