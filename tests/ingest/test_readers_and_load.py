@@ -135,7 +135,8 @@ def test_two_digit_years_land_in_the_past(tmp_path, warehouse):
     body["fields"]["booking_datetime"] = {"column": "BOOKED", "date_format": "%m/%d/%y %H:%M"}
     body["fields"]["release_datetime"] = {"column": "RELEASED", "date_format": "%m/%d/%y %H:%M"}
     mapping = make_mapping(tmp_path, body)
-    rows = [["B1", "A, B", "07/02/45", "M", "03/14/21 22:05", ""], ["B2", "C, D", "07/02/05", "F", "01/01/99 01:00", ""]]
+    rows = [["B1", "A, B", "07/02/45", "M", "03/14/21 22:05", ""],
+            ["B2", "C, D", "07/02/05", "F", "01/01/99 01:00", ""]]
     ingest_file(warehouse, write_csv(tmp_path / "b.csv", rows), mapping)
     got = {r["booking_number"]: r for r in loaded_rows(warehouse)}
     assert got["B1"]["date_of_birth"].year == 1945

@@ -9,10 +9,10 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from justicelab.cli.context import open_warehouse
-from justicelab.cli.output import FormatOption, Format, console, emit, err_console
+from justicelab.cli.output import Format, FormatOption, console, emit, err_console
 from justicelab.errors import JusticelabError
 from justicelab.ingest import BatchResult, ingest_file, load_mapping
-from justicelab.ingest.declared import ingest_declared
+from justicelab.ingest.declared import SourceFailure, ingest_declared
 from justicelab.ingest.pipeline import STAGES
 
 _COLUMNS = {"status": "status", "batch": "batch_id", "source": "source", "entity": "entity",
@@ -58,7 +58,7 @@ def ingest(
         if file is not None:
             loaded = load_mapping(mapping)
             results = [ingest_file(wh, file, loaded, progress=tracker(loaded.source_name))]
-            failures = []
+            failures: list[SourceFailure] = []
         else:
             results, failures = ingest_declared(ws, wh, source or None, on_source=lambda d: tracker(d.name))
     emit([_row(r) for r in results], fmt, "Ingest")

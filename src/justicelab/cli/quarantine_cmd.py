@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from justicelab.cli.context import open_warehouse
-from justicelab.cli.output import FormatOption, Format, console, emit
+from justicelab.cli.output import Format, FormatOption, console, emit
 from justicelab.ingest.batches import describe_reason, export_quarantine, quarantine_summary, quarantined_rows
 
 app = typer.Typer(help="Rows that did not load, with their reasons.", no_args_is_help=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from justicelab.cli.output import FormatOption, Format, console, emit
+from justicelab.cli.output import Format, FormatOption, console, emit
 from justicelab.ingest import load_mapping
 from justicelab.workspace import SourceDecl, Workspace
 

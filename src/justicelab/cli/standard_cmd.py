@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from justicelab.cli.output import FormatOption, Format, console, emit
+from justicelab.cli.output import Format, FormatOption, console, emit
 from justicelab.ingest.mapping import mapping_json_schema
 from justicelab.standard import load_standard
 from justicelab.standard.dictionary import (

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from justicelab.cli.output import FormatOption, Format, console, emit, err_console
+from justicelab.cli.output import Format, FormatOption, console, emit, err_console
 from justicelab.errors import WorkspaceError
 from justicelab.workspace import SourceDecl, Workspace
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from justicelab.cli.context import open_warehouse
-from justicelab.cli.output import FormatOption, Format, console, emit
+from justicelab.cli.output import Format, FormatOption, console, emit
 from justicelab.ingest.batches import list_batches, table_counts
 from justicelab.workspace import Workspace
 

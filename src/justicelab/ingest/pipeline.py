@@ -12,8 +12,8 @@ from pathlib import Path
 
 import duckdb
 
-from justicelab.ingest.checks import entity_checks, reasons_sql, staging_sql
 from justicelab.errors import SourceFileError
+from justicelab.ingest.checks import entity_checks, reasons_sql, staging_sql
 from justicelab.ingest.load import BatchMeta, LoadCounts, load_batch
 from justicelab.ingest.mapping import LoadedMapping
 from justicelab.ingest.readers import RAW, REJECTS, StagedSource, stage_source

@@ -75,7 +75,7 @@ class Warehouse:
     @property
     def raw(self) -> Any:
         """The DB-API connection under Ibis (duckdb or psycopg)."""
-        return self.ibis.con  # type: ignore[attr-defined]
+        return self.ibis.con
 
     def execute(self, sql: str) -> list[tuple[Any, ...]]:
         """Run one statement and return its rows (empty for statements without a result)."""
