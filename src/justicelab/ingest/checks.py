@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from justicelab.ingest.mapping import FieldMapping
 from justicelab.ingest.sql import ident, literal
-from justicelab.ingest.transforms import raw_source_expr, text_expr
+from justicelab.ingest.transforms import clean_columns_sql, raw_source_expr, text_expr
 from justicelab.standard import FieldDef, FieldType, ResolvedEntity, Standard
 
 _BOOL_TRUE = ("true", "t", "yes", "y", "1")
@@ -202,16 +202,17 @@ def staging_sql(
     source_name: str,
     key: Sequence[str],
     checks: Sequence[Check],
+    source: str = "jl_raw",
 ) -> tuple[str, str]:
-    """The CTE that parses ``jl_raw`` (text and typed columns) and the staged-row SELECT over it."""
-    text_cols = ", ".join(
-        f"{text_expr(fm, column_map, null_values)} AS {t_col(name)}" for name, fm in mappings.items()
-    )
+    """The CTE that parses ``source`` (text and typed columns) and the staged-row SELECT over it."""
+    clean_cols = clean_columns_sql(mappings, column_map, null_values)
+    text_cols = ", ".join(f"{text_expr(fm)} AS {t_col(name)}" for name, fm in mappings.items())
     typed_cols = ", ".join(
         f"{typed_expr(entity.field(name), fm, t_col(name))} AS {v_col(name)}" for name, fm in mappings.items()
     )
     cte = (
-        f"WITH t AS (SELECT *, {text_cols} FROM jl_raw), "
+        f"WITH c AS (SELECT *{', ' + clean_cols if clean_cols else ''} FROM {source}), "
+        f"t AS (SELECT *, {text_cols} FROM c), "
         f"v AS (SELECT *, {typed_cols} FROM t)"
     )
     fields = []

@@ -16,14 +16,13 @@ from justicelab.errors import SourceFileError
 from justicelab.ingest.checks import entity_checks, reasons_sql, staging_sql
 from justicelab.ingest.load import BatchMeta, LoadCounts, load_batch
 from justicelab.ingest.mapping import LoadedMapping
-from justicelab.ingest.readers import RAW, REJECTS, StagedSource, stage_source
+from justicelab.ingest.readers import RAW, REJECTS, StagedSource, drop_staging, stage_source
 from justicelab.ingest.sql import ident, literal
 from justicelab.standard import ResolvedEntity, Standard, load_standard
 from justicelab.warehouse import BATCHES, Warehouse, ensure_entity_table, ensure_ingest_tables
 
 Progress = Callable[[str, int, int], None]
 STAGES = ("hashing", "reading", "validating", "loading")
-_TEMP_TABLES = (RAW, REJECTS, "jl_staged", "jl_load", "jl_quarantine", "jl_match", "jl_dups")
 
 
 @dataclass
@@ -81,19 +80,28 @@ def _stage_and_validate(con: duckdb.DuckDBPyConnection, staged: StagedSource, lo
         else "CREATE OR REPLACE TEMP TABLE jl_dups (_source_row BIGINT, first_row BIGINT)"
     )
     fields = ", ".join(ident(f) for f in entity.field_names())
+    # A view, not a copy: the load step reads the staged rows once, straight into the warehouse table.
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE jl_load AS SELECT _record_id, _source_row, {fields} FROM jl_staged "
-        "WHERE _ok AND _source_row NOT IN (SELECT _source_row FROM jl_dups) ORDER BY _source_row"
+        f"CREATE OR REPLACE TEMP VIEW jl_load AS SELECT _record_id, _source_row, {fields} FROM jl_staged "
+        "WHERE _ok AND _source_row NOT IN (SELECT _source_row FROM jl_dups)"
     )
     record = "to_json(struct_pack(" + ", ".join(f"{ident(c)} := {ident(c)}" for c in staged.columns) + "))"
     key_names = ", ".join(loaded.key)
+    # Spell out the reasons for the failing rows only: re-run the parse on just those rows.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE jl_bad AS SELECT _source_row FROM jl_staged WHERE NOT _ok"
+    )
+    bad_cte, _ = staging_sql(
+        entity, mappings, staged.column_map, m.source.null_values, loaded.source_name, loaded.key, checks,
+        source=f"{RAW} WHERE _source_row IN (SELECT _source_row FROM jl_bad)",
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE jl_quarantine AS
-        {cte}
+        {bad_cte}
         SELECT _source_row AS source_row, CAST({record} AS VARCHAR) AS record,
                CAST(to_json({reasons_sql(checks)}) AS VARCHAR) AS reasons
-        FROM v WHERE _source_row IN (SELECT _source_row FROM jl_staged WHERE NOT _ok)
+        FROM v
         UNION ALL
         SELECT r._source_row, CAST({record} AS VARCHAR),
                CAST(to_json([{{'field': {literal(key_names)}, 'column': NULL, 'value': NULL,
@@ -126,11 +134,10 @@ def _upload_to_postgres(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, en
             warehouse.copy_in(name, cols, out)
 
 
-def _drop_temp(con: duckdb.DuckDBPyConnection | None, warehouse: Warehouse) -> None:
-    for name in _TEMP_TABLES:
-        if con is not None:
-            con.execute(f"DROP TABLE IF EXISTS {name}")
-        if warehouse.kind == "postgres":
+def _drop_temp(con: duckdb.DuckDBPyConnection, warehouse: Warehouse) -> None:
+    drop_staging(con)
+    if warehouse.kind == "postgres":
+        for name in ("jl_load", "jl_quarantine", "jl_match"):
             warehouse.execute(f"DROP TABLE IF EXISTS {name}")
 
 

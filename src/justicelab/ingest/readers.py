@@ -229,8 +229,8 @@ def _stage_csv(
             f"mapping declares encoding {opts.encoding}. Is the file Windows-1252 or Latin-1? Set source.encoding."
         )
 
-    # Rejects carry the record's row number; valid rows come in file order (rowid), so the record
-    # number of valid row v is v plus the number of rejects that precede it.
+    # Rejects carry the record's row number; valid rows come in file order (rowid), so the record number
+    # of valid row v is v plus the number of rejects before it. jl_raw is a view: no second copy of the data.
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {REJECTS} AS
@@ -240,23 +240,26 @@ def _stage_csv(
         FROM jl_csv_rejects ORDER BY line
         """
     )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {RAW} AS
-        WITH r AS (
-            SELECT _source_row - {header_row} AS rec,
-                   _source_row - {header_row} - row_number() OVER (ORDER BY _source_row) AS valid_before
-            FROM {REJECTS}
-        ),
-        v AS (SELECT rowid + 1 AS ord, * FROM jl_csv)
-        SELECT v.* EXCLUDE (ord),
-               v.ord + {header_row} + (SELECT count(*) FROM r WHERE r.valid_before < v.ord) AS _source_row
-        FROM v ORDER BY v.ord
-        """
-        if _count(con, REJECTS)
-        else f"CREATE OR REPLACE TEMP TABLE {RAW} AS SELECT *, rowid + 1 + {header_row} AS _source_row FROM jl_csv"
-    )
-    con.execute("DROP TABLE jl_csv")
+    if _count(con, REJECTS):
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE jl_holes AS
+            SELECT valid_before, max(rejects_so_far) AS rejects_so_far FROM (
+                SELECT _source_row - {header_row} - row_number() OVER (ORDER BY _source_row) AS valid_before,
+                       row_number() OVER (ORDER BY _source_row) AS rejects_so_far
+                FROM {REJECTS}) GROUP BY valid_before
+            """
+        )
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP VIEW {RAW} AS
+            SELECT c.* EXCLUDE (jl_ord), c.jl_ord + {header_row} + coalesce(h.rejects_so_far, 0) AS _source_row
+            FROM (SELECT *, rowid + 1 AS jl_ord FROM jl_csv) c
+            ASOF LEFT JOIN jl_holes h ON c.jl_ord > h.valid_before
+            """
+        )
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {RAW} AS SELECT *, rowid + 1 + {header_row} AS _source_row FROM jl_csv")
     return StagedSource(
         path=path,
         format="csv",
@@ -431,6 +434,16 @@ def _json_path_key(key: str) -> str:
 # --- entry point -----------------------------------------------------------------------------------
 
 
+def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop every temporary jl_* table and view a reader or the pipeline left behind."""
+    rows = con.execute(
+        "SELECT table_name, table_type FROM information_schema.tables "
+        "WHERE table_catalog = 'temp' AND table_name LIKE 'jl\\_%' ESCAPE '\\'"
+    ).fetchall()
+    for name, kind in sorted(rows, key=lambda r: r[1] != "VIEW"):  # views first: they depend on tables
+        con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS {ident(name)}")
+
+
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
     return int(row[0]) if row else 0
@@ -442,6 +455,7 @@ def stage_source(
     """Read ``path`` into ``jl_raw``/``jl_reader_rejects`` and check that the mapped columns exist."""
     _check_readable(path)
     fmt = detect_format(path, opts.format)
+    drop_staging(con)
     with tempfile.TemporaryDirectory(prefix="justicelab-") as tmp:
         if fmt == "csv":
             staged = _stage_csv(con, path, opts, needed, Path(tmp))
