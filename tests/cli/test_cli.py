@@ -1,0 +1,125 @@
+"""The command line as a user drives it: init, declare, ingest, status, quarantine, standard."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from justicelab.cli import app
+from tests.conftest import BOOKING_MAPPING
+from tests.ingest.test_readers_and_load import ROWS, write_csv
+
+runner = CliRunner()
+BAD = ["B9", "DOE, JOHN", "31/12/1980", "Q", "01/02/2021 10:00", "01/01/2021 10:00"]
+
+
+def run(*args: str, ok: bool = True):
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    run("init", "city")
+    root = tmp_path / "city"
+    monkeypatch.chdir(root)
+    (root / "mappings" / "jail.yaml").write_text(yaml.safe_dump(BOOKING_MAPPING), encoding="utf-8")
+    write_csv(root / "data" / "jail.csv", [*ROWS, BAD])
+    run("source", "add", "jail", "--file", "data/jail.csv", "--mapping", "mappings/jail.yaml")
+    return root
+
+
+def test_init_creates_the_workspace_layout(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run("init", "mycity")
+    root = tmp_path / "mycity"
+    assert (root / "justicelab.toml").is_file()
+    assert (root / "mappings").is_dir() and (root / "data").is_dir()
+    again = runner.invoke(app, ["init", "mycity"])
+    assert again.exit_code != 0
+
+
+def test_ingest_all_then_status_and_quarantine(workspace):
+    out = run("ingest", "--all", "--format", "json")
+    (batch,) = json.loads(out.stdout)
+    assert (batch["read"], batch["loaded"], batch["quarantined"]) == (4, 3, 1)
+
+    status = json.loads(run("status", "--format", "json").stdout)
+    assert status["tables"] == [{"table": "booking", "kind": "person_event", "rows": 3, "batches": 1, "sources": 1}]
+    assert status["rows_quarantined"] == 1
+
+    q = json.loads(run("quarantine", "list", "--format", "json").stdout)
+    assert q[0]["batch_id"] == batch["batch"] and q[0]["rows_quarantined"] == 1
+    shown = json.loads(run("quarantine", "show", str(batch["batch"]), "--format", "json").stdout)
+    assert shown[0]["source_row"] == 5
+    assert {r["rule"] for r in shown[0]["reasons"]} >= {"type", "codelist", "release_after_booking"}
+    run("quarantine", "export", str(batch["batch"]), "fix.csv")
+    (row,) = list(csv.DictReader(open("fix.csv", encoding="utf-8")))
+    assert row["BOOK_NO"] == "B9"
+
+    again = json.loads(run("ingest", "--all", "--format", "json").stdout)
+    assert again[0]["status"] == "skipped"
+
+
+def test_ingest_one_file_with_a_mapping(workspace):
+    out = run("ingest", "data/jail.csv", "--mapping", "mappings/jail.yaml", "--format", "csv")
+    rows = list(csv.DictReader(out.stdout.splitlines()))
+    assert rows[0]["loaded"] == "3"
+
+
+def test_bad_input_exits_non_zero_with_a_clear_message(workspace):
+    (workspace / "data" / "jail.csv").write_text("WRONG,HEADER\n1,2\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-c", "from justicelab.cli import main; main()", "ingest", "--all"],
+                            capture_output=True, text=True, cwd=workspace)
+    assert result.returncode != 0
+    assert "jail.csv" in result.stderr and "missing the mapped column" in result.stderr
+    status = json.loads(run("status", "--format", "json").stdout)
+    assert status["tables"] == [] or all(t["rows"] == 0 for t in status["tables"])
+
+
+def test_no_workspace_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = subprocess.run([sys.executable, "-c", "from justicelab.cli import main; main()", "status"],
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and "justicelab init" in result.stderr
+
+
+def test_standard_list_and_show(tmp_path):
+    entities = json.loads(run("standard", "list", "--format", "json").stdout)
+    names = {e["entity"] for e in entities}
+    assert {"citation", "booking", "ed_visit", "custody_death", "crime_clearance", "population"} <= names
+    rows = list(csv.DictReader(run("standard", "show", "ed_visit", "--format", "csv").stdout.splitlines()))
+    by_field = {r["field"]: r for r in rows}
+    assert by_field["last_name"]["legal_class"] == "hipaa"
+    assert by_field["substance_use_related"]["legal_class"] == "part2"
+    assert by_field["date_of_birth"]["privacy_role"] == "quasi_identifier"
+    assert "sex:" in by_field["sex"]["allowed"]
+    table = run("standard", "show", "booking").stdout
+    assert "release_after_booking" in table
+
+
+def test_standard_docs_and_schemas_are_generated(tmp_path):
+    run("standard", "docs", str(tmp_path / "docs"))
+    page = (tmp_path / "docs" / "booking.md").read_text(encoding="utf-8")
+    assert "| booking_number | string | True |" in page
+    run("standard", "schema", str(tmp_path / "schemas"))
+    schema = json.loads((tmp_path / "schemas" / "mapping.schema.json").read_text(encoding="utf-8"))
+    assert "fields" in schema["properties"] and "natural_key" in schema["properties"]
+
+
+@pytest.mark.parametrize("group", [[], ["init"], ["status"], ["ingest"], ["quarantine", "show"], ["standard", "show"],
+                                   ["synth", "city"], ["source", "add"]])
+def test_every_command_has_help_with_an_example(group):
+    out = run(*group, "--help").stdout
+    if group:
+        assert "Example" in out, group
