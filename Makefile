@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench docs install clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	rm -rf demo
 	$(BIN)/justicelab init demo
-	cd demo && ../$(BIN)/justicelab synth city data --people 5000 --years 6 --seed 1 --declare
+	cd demo && ../$(BIN)/justicelab synth city data --people 20000 --years 6 --seed 1 --register
 	cd demo && ../$(BIN)/justicelab ingest --all
 	cd demo && ../$(BIN)/justicelab status
 
@@ -32,6 +32,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+
+# The standard's reference docs and JSON Schemas, generated from its YAML (never written twice).
+docs: $(STAMP)
+	$(BIN)/justicelab standard docs docs/standard
+	$(BIN)/justicelab standard schema schemas
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache
