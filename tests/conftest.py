@@ -21,6 +21,16 @@ OPENJUSTICE = Path(os.environ.get("JUSTICELAB_OPENJUSTICE_DIR",
                                   Path(__file__).resolve().parents[2] / "shared" / "data" / "openjustice"))
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked slow (scale checks) run only with `-m slow` or JUSTICELAB_SLOW=1."""
+    if "slow" in (config.getoption("-m") or "") or os.environ.get("JUSTICELAB_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow or JUSTICELAB_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 def need(condition: bool, why: str) -> None:
     """Skip when a real service or file is missing, except in CI where it is a failure."""
     if not condition:

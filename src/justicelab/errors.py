@@ -25,3 +25,7 @@ class SourceFileError(JusticelabError):
     """A source file cannot be read as declared (missing, empty, wrong header, unreadable)."""
 
     exit_code = 2
+
+
+class SynthError(JusticelabError, ValueError):
+    """A synthetic-data request that cannot be met (e.g. fewer agencies than counties)."""
