@@ -29,3 +29,11 @@ class SourceFileError(JusticelabError):
 
 class SynthError(JusticelabError, ValueError):
     """A synthetic-data request that cannot be met (e.g. fewer agencies than counties)."""
+
+
+def describe_validation_error(exc: Exception) -> str:
+    """One line per problem of a pydantic ValidationError: 'where.in.the.document: what is wrong'."""
+    errors = getattr(exc, "errors", None)
+    if errors is None:
+        return str(exc)
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in errors())

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from justicelab.errors import WorkspaceError
+from justicelab.errors import WorkspaceError, describe_validation_error
 
 CONFIG_FILE = "justicelab.toml"
 NAME = r"^[a-z][a-z0-9_]*$"
@@ -113,7 +113,7 @@ class Workspace:
         try:
             config = WorkspaceConfig.model_validate(body)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            problems = describe_validation_error(exc)
             raise WorkspaceError(f"{path}: {problems}") from None
         return cls(root.resolve(), config)
 

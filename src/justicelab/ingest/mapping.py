@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from justicelab.errors import MappingError
+from justicelab.errors import MappingError, describe_validation_error
 from justicelab.standard import Standard, load_standard
 
 
@@ -170,9 +170,7 @@ def parse_mapping(data: Any, path: Path, standard: Standard | None = None) -> Lo
     try:
         mapping = Mapping.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
-        )
+        problems = describe_validation_error(exc)
         raise MappingError(f"{path}: {problems}") from exc
     key = check_against_standard(mapping, path, standard or load_standard())
     text = yaml.safe_dump(data, sort_keys=True)

@@ -89,7 +89,7 @@ def _stage_and_validate(con: duckdb.DuckDBPyConnection, staged: StagedSource, lo
     key_names = ", ".join(loaded.key)
     # Spell out the reasons for the failing rows only: re-run the parse on just those rows.
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE jl_bad AS SELECT _source_row FROM jl_staged WHERE NOT _ok"
+        "CREATE OR REPLACE TEMP TABLE jl_bad AS SELECT _source_row FROM jl_staged WHERE NOT _ok"
     )
     bad_cte, _ = staging_sql(
         entity, mappings, staged.column_map, m.source.null_values, loaded.source_name, loaded.key, checks,

@@ -259,7 +259,9 @@ def _stage_csv(
             """
         )
     else:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {RAW} AS SELECT *, rowid + 1 + {header_row} AS _source_row FROM jl_csv")
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {RAW} AS SELECT *, rowid + 1 + {header_row} AS _source_row FROM jl_csv"
+        )
     return StagedSource(
         path=path,
         format="csv",

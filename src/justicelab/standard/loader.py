@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from justicelab.errors import StandardError
+from justicelab.errors import StandardError, describe_validation_error
 from justicelab.standard.models import (
     CodeList,
     EntityType,
@@ -35,9 +35,7 @@ def _parse(model: type[M], data: Any, path: Path) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
-        )
+        problems = describe_validation_error(exc)
         raise StandardError(f"{path}: {problems}") from exc
 
 
