@@ -82,7 +82,7 @@ class StateSource:
     name: str  # the source name (the mapping's ``name``)
     department: str
     entity: str  # the standard entity type it fills
-    file: str  # path relative to the output folder
+    path: str  # relative to the output folder (a city manifest's paths are absolute: out_dir / path serves both)
     mapping: str  # path of the mapping file, relative to the output folder
     rows: int  # data rows in the file (header excluded), spoiled rows included
     invalid_rows: int  # rows that ingest must quarantine
@@ -93,7 +93,7 @@ class StateAggregate:
     """An aggregate file in a real published layout, computed from the generated records."""
 
     name: str
-    file: str
+    path: str
     rows: int
     layout: str
     counting: str
@@ -313,7 +313,7 @@ def generate_state(out_dir: Path, *, agencies: int = 120, years: int = 10, first
     )
     cc = StateAggregate(
         name="crimes_and_clearances",
-        file="crimes_and_clearances.csv",
+        path="crimes_and_clearances.csv",
         rows=cc_rows,
         layout="Crimes_and_Clearances_with_Arson-1985-2022.csv (California DOJ OpenJustice): same 70 columns, "
                "same order and spelling; County is the county label, NCICCode the agency_code",
