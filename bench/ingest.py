@@ -20,11 +20,10 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pandas_baseline import ingest_with_pandas  # noqa: E402
-
-from justicelab.ingest import ingest_file, load_mapping  # noqa: E402
-from justicelab.synth import generate_city  # noqa: E402
-from justicelab.warehouse import Warehouse  # noqa: E402
+from justicelab.ingest import ingest_file, load_mapping
+from justicelab.synth import generate_city
+from justicelab.warehouse import Warehouse
+from pandas_baseline import ingest_with_pandas
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -42,7 +41,9 @@ def citation_csv(rows: int, seed: int) -> tuple[Path, Path]:
     target = OUT / f"citations_{rows}.csv"
     if not target.exists():
         con = duckdb.connect()
-        n = con.execute(f"SELECT count(*) FROM read_csv('{src}', all_varchar=true, header=true, ignore_errors=true)").fetchone()[0]
+        n = con.execute(
+            f"SELECT count(*) FROM read_csv('{src}', all_varchar=true, header=true, ignore_errors=true)"
+        ).fetchone()[0]
         copies = -(-rows // n)
         con.execute(
             f"""

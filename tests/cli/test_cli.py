@@ -64,7 +64,8 @@ def test_ingest_all_then_status_and_quarantine(workspace):
     assert shown[0]["source_row"] == 5
     assert {r["rule"] for r in shown[0]["reasons"]} >= {"type", "codelist", "release_after_booking"}
     run("quarantine", "export", str(batch["batch"]), "fix.csv")
-    (row,) = list(csv.DictReader(open("fix.csv", encoding="utf-8")))
+    with open("fix.csv", encoding="utf-8") as fh:
+        (row,) = list(csv.DictReader(fh))
     assert row["BOOK_NO"] == "B9"
 
     again = json.loads(run("ingest", "--all", "--format", "json").stdout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ def _progress_bar() -> Progress:
                     console=err_console)
 
 
-def _register(sources: list[Any], out: Path) -> None:
+def _register(sources: Sequence[Any], out: Path) -> None:
     """Declare the generated extracts in the current workspace, copying their mappings into mappings/."""
     try:
         ws = Workspace.find()
@@ -29,10 +30,10 @@ def _register(sources: list[Any], out: Path) -> None:
         raise WorkspaceError(f"--register needs a workspace: {exc}") from None
     (ws.root / "mappings").mkdir(exist_ok=True)
     for s in sources:
-        mapping_src = Path(s.mapping) if Path(s.mapping).is_absolute() else out / s.mapping
+        mapping_src = out / s.mapping  # manifests give paths relative to out, or absolute
         target = ws.root / "mappings" / mapping_src.name
         shutil.copyfile(mapping_src, target)
-        data = Path(s.file) if Path(s.file).is_absolute() else out / s.file
+        data = out / s.path
         try:
             rel = str(data.resolve().relative_to(ws.root))
         except ValueError:
@@ -43,8 +44,8 @@ def _register(sources: list[Any], out: Path) -> None:
     console.print(f"declared {len(sources)} sources in {ws.config_path}")
 
 
-def _rows(sources: list[Any]) -> list[dict[str, Any]]:
-    return [{"source": s.name, "department": s.department, "entity": s.entity, "file": str(s.file),
+def _rows(sources: Sequence[Any], out: Path) -> list[dict[str, Any]]:
+    return [{"source": s.name, "department": s.department, "entity": s.entity, "file": str(out / s.path),
              "rows": s.rows} for s in sources]
 
 
@@ -63,12 +64,13 @@ def city(
     """
     from justicelab.synth import generate_city
 
+    out = out.resolve()
     with _progress_bar() as bar:
         task = bar.add_task("synthetic city", total=None)
         manifest = generate_city(out, people=people, years=years, seed=seed,
                                  progress=lambda stage, done, total: bar.update(
                                      task, description=stage, completed=done, total=total))
-    emit(_rows(manifest.sources), fmt, "Synthetic city")
+    emit(_rows(manifest.sources, out), fmt, "Synthetic city")
     if fmt is Format.table:
         console.print(f"answer key: {manifest.answer_key} (kept apart from the extracts)")
     if register:
@@ -93,12 +95,13 @@ def state(
     """
     from justicelab.synth import generate_state
 
+    out = out.resolve()
     with _progress_bar() as bar:
         task = bar.add_task("synthetic state", total=None)
         manifest = generate_state(out, agencies=agencies, years=years, first_year=first_year,
                                   incidents=incidents, seed=seed,
                                   progress=lambda stage, done, total: bar.update(
                                       task, description=stage, completed=done, total=total))
-    emit(_rows(manifest.sources), fmt, "Synthetic state")
+    emit(_rows(manifest.sources, out), fmt, "Synthetic state")
     if register:
         _register(manifest.sources, out)
