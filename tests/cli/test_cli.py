@@ -45,6 +45,8 @@ def test_init_creates_the_workspace_layout(tmp_path, monkeypatch):
     root = tmp_path / "mycity"
     assert (root / "justicelab.toml").is_file()
     assert (root / "mappings").is_dir() and (root / "data").is_dir()
+    schema = json.loads((root / "schemas" / "mapping.schema.json").read_text(encoding="utf-8"))
+    assert schema["title"] == "justicelab mapping"
     again = runner.invoke(app, ["init", "mycity"])
     assert again.exit_code != 0
 

@@ -10,6 +10,7 @@ import typer
 
 from justicelab.cli.context import open_warehouse
 from justicelab.cli.output import Format, FormatOption, console, emit
+from justicelab.ingest import mapping_json_schema
 from justicelab.ingest.batches import list_batches, table_counts
 from justicelab.workspace import Workspace
 
@@ -23,6 +24,11 @@ def init(
     Example: justicelab init mycity
     """
     ws = Workspace.init(path, name)
+    # Mappings point editors at this schema with `$schema: ../schemas/mapping.schema.json`.
+    (ws.root / "schemas").mkdir(exist_ok=True)
+    (ws.root / "schemas" / "mapping.schema.json").write_text(
+        json.dumps(mapping_json_schema(), indent=2) + "\n", encoding="utf-8"
+    )
     console.print(f"Created workspace [bold]{ws.config.name}[/] in {ws.root}")
     console.print("Next: put extracts in data/, mappings in mappings/, declare them with "
                   "`justicelab source add`, then `justicelab ingest --all`.")

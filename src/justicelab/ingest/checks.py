@@ -194,6 +194,16 @@ def entity_checks(
     return checks
 
 
+@dataclass(frozen=True)
+class StagingSQL:
+    """SQL pieces over one parse of the source: ``cte`` defines ``v``; the rest are expressions over ``v``."""
+
+    cte: str
+    record_id: str
+    fields: str  # every standard field, typed (NULL where unmapped), with its name
+    bad: str  # TRUE when any check fails
+
+
 def staging_sql(
     entity: ResolvedEntity,
     mappings: MappingABC[str, FieldMapping],
@@ -203,8 +213,8 @@ def staging_sql(
     key: Sequence[str],
     checks: Sequence[Check],
     source: str = "jl_raw",
-) -> tuple[str, str]:
-    """The CTE that parses ``source`` (text and typed columns) and the staged-row SELECT over it."""
+) -> StagingSQL:
+    """Compile a mapping into the layered parse of ``source``: clean columns, field text, typed values."""
     clean_cols = clean_columns_sql(mappings, column_map, null_values)
     text_cols = ", ".join(f"{text_expr(fm)} AS {t_col(name)}" for name, fm in mappings.items())
     typed_cols = ", ".join(
@@ -224,10 +234,7 @@ def staging_sql(
         f"{literal(source_name + ':row:')} || CAST(_source_row AS VARCHAR)"
     )
     bad = " OR ".join(f"coalesce({c.failed}, false)" for c in checks) or "false"
-    select = (
-        f"SELECT _source_row, {record_id} AS _record_id, {', '.join(fields)}, NOT ({bad}) AS _ok FROM v"
-    )
-    return cte, select
+    return StagingSQL(cte=cte, record_id=record_id, fields=", ".join(fields), bad=f"({bad})")
 
 
 def reasons_sql(checks: Sequence[Check]) -> str:

@@ -53,8 +53,12 @@ def _ts(value: dt.datetime) -> str:
     return f"TIMESTAMP '{value.isoformat(sep=' ', timespec='microseconds')}'"
 
 
-def load_batch(warehouse: Warehouse, entity: ResolvedEntity, meta: BatchMeta) -> LoadCounts:
-    """File ``jl_load``/``jl_quarantine`` as one new batch. Must run inside ``warehouse.transaction()``."""
+def load_batch(warehouse: Warehouse, entity: ResolvedEntity, meta: BatchMeta, loaded: int) -> LoadCounts:
+    """File ``jl_load`` (``loaded`` rows) and ``jl_quarantine`` as one new batch.
+
+    Must run inside ``warehouse.transaction()``. ``jl_load`` may be a view that parses the source on
+    every scan: the first load of a source scans it once; a re-delivery copies it before comparing.
+    """
     w = warehouse
     table = ident(entity.name)
     if w.kind == "postgres":
@@ -66,13 +70,17 @@ def load_batch(warehouse: Warehouse, entity: ResolvedEntity, meta: BatchMeta) ->
     has_existing = bool(w.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE _source = {src} LIMIT 1) x"))
     updated = unchanged = 0
     changed_fields: dict[str, int] = {}
+    rows = "jl_load"
     if has_existing:
+        w.execute("DROP TABLE IF EXISTS jl_load_rows")
+        w.execute("CREATE TEMP TABLE jl_load_rows AS SELECT * FROM jl_load")
+        rows = "jl_load_rows"
         same = " AND ".join(f"o.{ident(f)} IS NOT DISTINCT FROM n.{ident(f)}" for f in fields)
         w.execute("DROP TABLE IF EXISTS jl_match")
         w.execute(
             f"CREATE TEMP TABLE jl_match AS SELECT n._record_id, o._batch_id AS previous_batch_id, "
             f"CASE WHEN {same} THEN 1 ELSE 0 END AS same "
-            f"FROM jl_load n JOIN {table} o ON o._record_id = n._record_id"
+            f"FROM {rows} n JOIN {table} o ON o._record_id = n._record_id"
         )
         unchanged = int(w.scalar("SELECT count(*) FROM jl_match WHERE same = 1") or 0)
         updated = int(w.scalar("SELECT count(*) FROM jl_match WHERE same = 0") or 0)
@@ -82,7 +90,7 @@ def load_batch(warehouse: Warehouse, entity: ResolvedEntity, meta: BatchMeta) ->
                     f"INSERT INTO {ident(CHANGES)} (batch_id, previous_batch_id, entity, record_id, field, "
                     f"old_value, new_value) SELECT {batch_id}, o._batch_id, {literal(entity.name)}, n._record_id, "
                     f"{literal(f)}, CAST(o.{ident(f)} AS VARCHAR), CAST(n.{ident(f)} AS VARCHAR) "
-                    f"FROM jl_load n JOIN {table} o ON o._record_id = n._record_id "
+                    f"FROM {rows} n JOIN {table} o ON o._record_id = n._record_id "
                     f"WHERE o.{ident(f)} IS DISTINCT FROM n.{ident(f)}"
                 )
             for f, n in w.execute(
@@ -96,9 +104,8 @@ def load_batch(warehouse: Warehouse, entity: ResolvedEntity, meta: BatchMeta) ->
     skip = " WHERE _record_id NOT IN (SELECT _record_id FROM jl_match WHERE same = 1)" if unchanged else ""
     w.execute(
         f"INSERT INTO {table} (_record_id, _source, _batch_id, _source_row, {cols}) "
-        f"SELECT _record_id, {src}, {batch_id}, _source_row, {cols} FROM jl_load{skip}"
+        f"SELECT _record_id, {src}, {batch_id}, _source_row, {cols} FROM {rows}{skip}"
     )
-    loaded = int(w.scalar("SELECT count(*) FROM jl_load") or 0)
     inserted = loaded - updated - unchanged
     w.execute(
         f"INSERT INTO {ident(QUARANTINE)} (batch_id, source, entity, source_row, record, reasons) "

@@ -54,47 +54,53 @@ def file_sha256(path: Path) -> str:
 
 
 def _stage_and_validate(con: duckdb.DuckDBPyConnection, staged: StagedSource, loaded: LoadedMapping,
-                        standard: Standard) -> None:
-    """Build ``jl_load`` (valid rows) and ``jl_quarantine`` (every rejected row with every reason)."""
+                        standard: Standard) -> int:
+    """Define ``jl_load`` (valid rows) and build ``jl_quarantine`` (every rejected row with every reason).
+
+    The parse runs once into a narrow table of flags (row, record id, ok); ``jl_load`` is a view that
+    parses again on the way into the warehouse — cheaper than materialising every typed column twice.
+    Returns the number of rows ``jl_load`` holds.
+    """
     m = loaded.mapping
     entity = standard.entity(m.entity)
     mappings = m.field_mappings
     checks = entity_checks(entity, mappings, staged.column_map, loaded.key, standard)
-    cte, select = staging_sql(
+    sql = staging_sql(
         entity, mappings, staged.column_map, m.source.null_values, loaded.source_name, loaded.key, checks
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE jl_staged AS {cte} {select}")
-
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE jl_flags AS {sql.cte} "
+        f"SELECT _source_row, {sql.record_id} AS _record_id, NOT {sql.bad} AS _ok FROM v"
+    )
     # A natural key seen twice in one delivery: the first valid row wins, later ones are quarantined.
+    has_dups = con.execute("SELECT count(*) <> count(DISTINCT _record_id) FROM jl_flags WHERE _ok").fetchone()
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE jl_dups AS
         SELECT _source_row, first_row FROM (
             SELECT _source_row, min(_source_row) OVER (PARTITION BY _record_id) AS first_row
-            FROM jl_staged WHERE _ok) d
+            FROM jl_flags WHERE _ok) d
         WHERE _source_row <> first_row
         """
-        if con.execute(
-            "SELECT count(*) <> count(DISTINCT _record_id) FROM jl_staged WHERE _ok"
-        ).fetchone()[0]  # type: ignore[index]
+        if has_dups and has_dups[0]
         else "CREATE OR REPLACE TEMP TABLE jl_dups (_source_row BIGINT, first_row BIGINT)"
     )
-    fields = ", ".join(ident(f) for f in entity.field_names())
-    # A view, not a copy: the load step reads the staged rows once, straight into the warehouse table.
+    valid = con.execute(
+        "SELECT (SELECT count(*) FROM jl_flags WHERE _ok) - (SELECT count(*) FROM jl_dups)"
+    ).fetchone()
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW jl_load AS SELECT _record_id, _source_row, {fields} FROM jl_staged "
-        "WHERE _ok AND _source_row NOT IN (SELECT _source_row FROM jl_dups)"
+        f"CREATE OR REPLACE TEMP VIEW jl_load AS {sql.cte} "
+        f"SELECT {sql.record_id} AS _record_id, _source_row, {sql.fields} FROM v "
+        f"WHERE NOT {sql.bad} AND _source_row NOT IN (SELECT _source_row FROM jl_dups)"
     )
-    record = "to_json(struct_pack(" + ", ".join(f"{ident(c)} := {ident(c)}" for c in staged.columns) + "))"
-    key_names = ", ".join(loaded.key)
-    # Spell out the reasons for the failing rows only: re-run the parse on just those rows.
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE jl_bad AS SELECT _source_row FROM jl_staged WHERE NOT _ok"
-    )
-    bad_cte, _ = staging_sql(
+    # Spell out the reasons for the failing rows only: parse just those rows again.
+    con.execute("CREATE OR REPLACE TEMP TABLE jl_bad AS SELECT _source_row FROM jl_flags WHERE NOT _ok")
+    bad_cte = staging_sql(
         entity, mappings, staged.column_map, m.source.null_values, loaded.source_name, loaded.key, checks,
         source=f"{RAW} WHERE _source_row IN (SELECT _source_row FROM jl_bad)",
-    )
+    ).cte
+    record = "to_json(struct_pack(" + ", ".join(f"{ident(c)} := {ident(c)}" for c in staged.columns) + "))"
+    key_names = ", ".join(loaded.key)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE jl_quarantine AS
@@ -116,6 +122,7 @@ def _stage_and_validate(con: duckdb.DuckDBPyConnection, staged: StagedSource, lo
         ORDER BY source_row
         """
     )
+    return int(valid[0]) if valid else 0
 
 
 def _upload_to_postgres(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, entity_name: str) -> None:
@@ -123,7 +130,7 @@ def _upload_to_postgres(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, en
     with tempfile.TemporaryDirectory(prefix="justicelab-") as tmp:
         for name, like in (("jl_load", entity_name), ("jl_quarantine", None)):
             out = Path(tmp) / f"{name}.csv"
-            con.execute(f"COPY {name} TO {literal(str(out))} (FORMAT csv, HEADER true)")
+            con.execute(f"COPY (SELECT * FROM {name}) TO {literal(str(out))} (FORMAT csv, HEADER true)")
             cols = [c[0] for c in con.execute(f"SELECT * FROM {name} LIMIT 0").description]
             warehouse.execute(f"DROP TABLE IF EXISTS {name}")
             if like:
@@ -137,7 +144,7 @@ def _upload_to_postgres(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, en
 def _drop_temp(con: duckdb.DuckDBPyConnection, warehouse: Warehouse) -> None:
     drop_staging(con)
     if warehouse.kind == "postgres":
-        for name in ("jl_load", "jl_quarantine", "jl_match"):
+        for name in ("jl_load", "jl_load_rows", "jl_quarantine", "jl_match"):
             warehouse.execute(f"DROP TABLE IF EXISTS {name}")
 
 
@@ -184,15 +191,15 @@ def ingest_file(
         report("reading", 1, 4)
         staged = stage_source(con, path, loaded.mapping.source, loaded.mapping.source_columns())
         report("validating", 2, 4)
-        _stage_and_validate(con, staged, loaded, standard)
+        valid_rows = _stage_and_validate(con, staged, loaded, standard)
         report("loading", 3, 4)
         if warehouse.kind == "postgres":
             with warehouse.transaction():
                 _upload_to_postgres(con, warehouse, entity.name)
-                counts = _load(warehouse, entity, staged, loaded, department, sha, path, started)
+                counts = _load(warehouse, entity, staged, loaded, department, sha, path, started, valid_rows)
         else:
             with warehouse.transaction():
-                counts = _load(warehouse, entity, staged, loaded, department, sha, path, started)
+                counts = _load(warehouse, entity, staged, loaded, department, sha, path, started, valid_rows)
         report("done", 4, 4)
     finally:
         _drop_temp(con, warehouse)
@@ -225,6 +232,7 @@ def _load(
     sha: str,
     path: Path,
     started: dt.datetime,
+    valid_rows: int,
 ) -> LoadCounts:
     meta = BatchMeta(
         source=loaded.source_name,
@@ -243,4 +251,4 @@ def _load(
         rows_read=staged.rows_read,
         notes="; ".join(staged.notes),
     )
-    return load_batch(warehouse, entity, meta)
+    return load_batch(warehouse, entity, meta, valid_rows)
