@@ -229,3 +229,17 @@ def test_quarantine_export_round_trips_the_original_columns(tmp_path, warehouse)
 
     (row,) = list(csv.DictReader(out.open(encoding="utf-8")))
     assert row["_source_row"] == "5" and row["DOB"] == "99/99/1999" and "DOB" in row["_reasons"]
+
+
+def test_adapter_copy_keeps_the_original_file_in_lineage(tmp_path, warehouse):
+    """An adapter reshapes a file, carries its row numbers along, and names the original as the origin."""
+    original = write_csv(tmp_path / "original.csv", ROWS)
+    reshaped = tmp_path / "reshaped.csv"
+    header = [*BOOKING_HEADER, "ORIG_ROW"]
+    write_csv(reshaped, [[*r, str(n)] for r, n in zip(ROWS, (12, 14, 20), strict=True)], header=header)
+    mapping = make_mapping(tmp_path, {**BOOKING_MAPPING, "source": {"row_number_column": "ORIG_ROW"}})
+    result = ingest_file(warehouse, reshaped, mapping, origin=original)
+    assert [r["_source_row"] for r in loaded_rows(warehouse)] == [12, 14, 20]
+    batch = warehouse.ibis.table("ingest_batches").to_pyarrow().to_pylist()[0]
+    assert batch["file_path"] == str(original) and result.file == str(original)
+    assert ingest_file(warehouse, reshaped, mapping, origin=original).status == "skipped"

@@ -41,6 +41,11 @@ class SourceOptions(_Strict):
         1, description="1-based row that holds the column names (rows above it are skipped)."
     )
     sheet: str | None = Field(None, description="Excel sheet name; the first sheet when omitted.")
+    row_number_column: str | None = Field(
+        None,
+        description="Column holding each record's row number in the original file, for adapters that "
+        "reshape a file before loading it (lineage then points at the original).",
+    )
     null_values: list[str] = Field(
         default_factory=lambda: [""], description="Values that mean 'no value' (after trimming), e.g. NULL, N/A."
     )

@@ -197,8 +197,13 @@ def ingest_file(
     department: str | None = None,
     standard: Standard | None = None,
     progress: Progress | None = None,
+    origin: Path | None = None,
 ) -> BatchResult:
-    """Load one file with its mapping as one atomic batch; a file loaded before is a no-op."""
+    """Load one file with its mapping as one atomic batch; a file loaded before is a no-op.
+
+    ``origin`` is the original file when ``path`` is an adapter's reshaped copy of it: the batch log
+    then records (and recognises a repeat by) the original, and lineage points at its rows.
+    """
     standard = standard or load_standard()
     t0 = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
@@ -210,13 +215,13 @@ def ingest_file(
     report("hashing", 0, 4)
     if not path.exists():
         raise SourceFileError(f"{path}: file not found")
-    sha = file_sha256(path)
+    sha = file_sha256(origin or path)
     ensure_ingest_tables(warehouse)
     ensure_entity_table(warehouse, entity)
     previous = find_loaded(warehouse, source, sha, loaded.sha256)
     if previous is not None:
         report("loading", 4, 4)
-        return BatchResult("skipped", source, entity.name, str(path), previous,
+        return BatchResult("skipped", source, entity.name, str(origin or path), previous,
                            notes=[f"already loaded as batch {previous}"], seconds=time.perf_counter() - t0)
 
     con = warehouse.raw if warehouse.kind == "duckdb" else duckdb.connect()
@@ -225,7 +230,7 @@ def ingest_file(
         staged = stage_source(con, path, loaded.mapping.source, loaded.mapping.source_columns())
         report("validating", 2, 4)
         compiled = _compile(staged, loaded, standard)
-        meta = _batch_meta(entity, staged, loaded, department, sha, path, started)
+        meta = _batch_meta(entity, staged, loaded, department, sha, origin or path, started)
         with _layered_parse(con):
             if warehouse.kind == "duckdb" and not source_has_rows(warehouse, entity, source):
                 report("loading", 3, 4)
@@ -249,7 +254,7 @@ def ingest_file(
         status="loaded",
         source=source,
         entity=entity.name,
-        file=str(path),
+        file=str(origin or path),
         batch_id=counts.batch_id,
         rows_read=staged.rows_read,
         rows_loaded=counts.inserted + counts.updated + counts.unchanged,

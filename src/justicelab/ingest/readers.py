@@ -486,4 +486,21 @@ def stage_source(
     if resolved is None:
         raise SourceFileError(missing_columns_error(path, needed, staged.columns, staged.header_row or 1))
     staged.column_map = resolved
+    if opts.row_number_column:
+        _take_row_numbers_from(con, path, staged, opts.row_number_column)
     return staged
+
+
+def _take_row_numbers_from(con: duckdb.DuckDBPyConnection, path: Path, staged: StagedSource, column: str) -> None:
+    """Use the original file's row numbers that an adapter carried through its reshaping."""
+    if column not in staged.columns:
+        raise SourceFileError(f"{path}: the row number column {column!r} is missing")
+    kind = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_catalog = 'temp' AND table_name = ?", [RAW]
+    ).fetchone()
+    con.execute(f"ALTER {'VIEW' if kind and kind[0] == 'VIEW' else 'TABLE'} {RAW} RENAME TO jl_raw_base")
+    con.execute(
+        f"CREATE TEMP VIEW {RAW} AS SELECT * EXCLUDE (_source_row), "
+        f"CAST({ident(column)} AS BIGINT) AS _source_row FROM jl_raw_base"
+    )
+    staged.columns.remove(column)
