@@ -126,3 +126,21 @@ def test_every_command_has_help_with_an_example(group):
     out = run(*group, "--help").stdout
     if group:
         assert "Example" in out, group
+
+
+def test_indicators_list_show_and_compute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run("init", "state")
+    monkeypatch.chdir(tmp_path / "state")
+    run("synth", "state", "data", "--agencies", "58", "--years", "2", "--first-year", "2022", "--incidents", "5000",
+        "--register", "--format", "json")
+    run("ingest", "--all", "--format", "json")
+    names = {r["indicator"] for r in json.loads(run("indicators", "list", "--format", "json").stdout)}
+    assert {"violent_crime_rate", "clearance_rate", "arrest_rate", "custody_deaths", "population"} <= names
+    shown = json.loads(run("indicators", "show", "clearance_rate", "--format", "json").stdout)[0]
+    assert "sum(clearances)" in shown["numerator"] and "2014" in shown["caveats"]
+    out = run("indicators", "compute", "arrest_rate", "--by", "year,sex", "--where", "year=2023", "--format", "csv")
+    got = list(csv.DictReader(out.stdout.splitlines()))
+    assert {r["sex"] for r in got} >= {"F", "M"} and all(r["year"] == "2023" for r in got)
+    bad = runner.invoke(app, ["indicators", "compute", "crime_count", "--by", "year"])
+    assert bad.exit_code != 0

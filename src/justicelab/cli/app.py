@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from justicelab.cli import ingest_cmd, quarantine_cmd, source_cmd, standard_cmd, synth_cmd, workspace_cmd
+from justicelab.cli import (
+    indicators_cmd,
+    ingest_cmd,
+    quarantine_cmd,
+    source_cmd,
+    standard_cmd,
+    synth_cmd,
+    workspace_cmd,
+)
 
 app = typer.Typer(
     name="justicelab",
@@ -20,3 +28,4 @@ app.add_typer(quarantine_cmd.app, name="quarantine")
 app.add_typer(standard_cmd.app, name="standard")
 app.add_typer(synth_cmd.app, name="synth")
 app.add_typer(source_cmd.app, name="source")
+app.add_typer(indicators_cmd.app, name="indicators")

@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from justicelab.errors import StandardError, describe_validation_error
+from justicelab.standard.indicators import Indicator
 from justicelab.standard.models import (
     CodeList,
     EntityType,
@@ -52,12 +53,52 @@ class Standard:
         hierarchies: Iterable[Hierarchy],
         groups: Iterable[FieldGroup],
         entities: Iterable[EntityType],
+        indicators: Iterable[Indicator] = (),
     ) -> None:
         self.codelists = {c.name: c for c in codelists}
         self.hierarchies = {h.name: h for h in hierarchies}
         self.groups = {g.name: g for g in groups}
         self._entities = {e.name: e for e in entities}
         self.entities = {name: self._resolve(e) for name, e in sorted(self._entities.items())}
+        self.indicators: dict[str, Indicator] = {}
+        for ind in indicators:
+            if ind.name in self.indicators:
+                raise StandardError(f"indicator {ind.name} is defined twice")
+            self._check_indicator(ind)
+            self.indicators[ind.name] = ind
+
+    def _check_indicator(self, ind: Indicator) -> None:
+        where = f"indicator {ind.name}"
+        measures = [ind.numerator] + ([ind.denominator.measure] if ind.denominator and ind.denominator.measure else [])
+        for m in measures:
+            if m.table not in self.entities:
+                raise StandardError(f"{where}: unknown table {m.table!r}")
+            names = self.entities[m.table].field_names()
+            for col in [m.column, *m.include, *m.exclude]:
+                if col and col not in names:
+                    raise StandardError(f"{where}: {m.table} has no field {col!r}")
+            for col, values in [*m.include.items(), *m.exclude.items()]:
+                f = self.entities[m.table].field(col)
+                if f.codelist:
+                    codes = set(self.codelists[f.codelist].values())
+                    unknown = [v for v in values if v not in codes]
+                    if unknown:
+                        raise StandardError(f"{where}: {unknown} not in code list {f.codelist}")
+        table_fields = self.entities[ind.numerator.table].field_names()
+        for name, dim in ind.dimensions.items():
+            col = dim.column or dim.year_of or dim.bands_of
+            if col not in table_fields:
+                raise StandardError(f"{where}: dimension {name} reads unknown field {col!r}")
+        for name in ind.not_additive_over:
+            if name not in ind.dimensions:
+                raise StandardError(f"{where}: not_additive_over names unknown dimension {name!r}")
+
+    def indicator(self, name: str) -> Indicator:
+        try:
+            return self.indicators[name]
+        except KeyError:
+            known = ", ".join(self.indicators)
+            raise StandardError(f"unknown indicator {name!r}; the standard defines: {known}") from None
 
     def _resolve(self, entity: EntityType) -> ResolvedEntity:
         fields = []
@@ -113,6 +154,11 @@ class Standard:
             hierarchies=hierarchies,
             groups=[g for g, _ in _load_dir(root / "groups", FieldGroup)],
             entities=[e for e, _ in _load_dir(root / "entities", EntityType)],
+            indicators=[
+                _parse(Indicator, item, path)
+                for path in sorted((root / "indicators").glob("*.yaml"))
+                for item in (_read_yaml(path) or [])
+            ],
         )
 
 

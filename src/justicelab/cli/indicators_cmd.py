@@ -1,0 +1,101 @@
+"""``justicelab indicators``: the indicators the standard defines, and their values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from justicelab.cli.context import open_warehouse
+from justicelab.cli.output import Format, FormatOption, console, emit, emit_mapping
+from justicelab.indicators import IndicatorError, compute
+from justicelab.standard import load_standard
+
+app = typer.Typer(help="Indicators: definitions and values, by year, county, agency and more.",
+                  no_args_is_help=True)
+
+
+def parse_where(clauses: list[str] | None) -> dict[str, list[Any]]:
+    """'year=2021,2022' -> {'year': [2021, 2022]} (whole numbers become integers)."""
+    out: dict[str, list[Any]] = {}
+    for clause in clauses or []:
+        if "=" not in clause:
+            raise IndicatorError(f"--where {clause!r}: expected DIMENSION=VALUE[,VALUE...]")
+        key, _, values = clause.partition("=")
+        out.setdefault(key.strip(), []).extend(
+            int(v) if v.strip().lstrip("-").isdigit() else v.strip() for v in values.split(",")
+        )
+    return out
+
+
+@app.command("list")
+def list_(fmt: Format = FormatOption) -> None:
+    """Every indicator: name, title, unit and the breakdowns it supports.
+
+    Example: justicelab indicators list
+    """
+    rows = [{"indicator": i.name, "title": i.title, "unit": i.unit_label, "by": ", ".join(i.dimensions)}
+            for i in load_standard().indicators.values()]
+    emit(rows, fmt, "Indicators")
+
+
+@app.command("show")
+def show(name: str = typer.Argument(..., help="Indicator name, e.g. clearance_rate."),
+         fmt: Format = FormatOption) -> None:
+    """An indicator's definition: numerator, denominator, includes/excludes, source, caveats.
+
+    Example: justicelab indicators show clearance_rate
+    """
+    i = load_standard().indicator(name)
+    num = i.numerator
+    den = i.denominator
+
+    def measure(m: Any) -> str:
+        what = f"{m.aggregate}({m.column})" if m.column else "count of records"
+        inc = "".join(f"; only {k} in {v}" for k, v in m.include.items())
+        exc = "".join(f"; excluding {k} in {v}" for k, v in m.exclude.items())
+        return f"{what} of {m.table}{inc}{exc}"
+
+    emit_mapping({
+        "indicator": i.name,
+        "title": i.title,
+        "description": i.description.strip(),
+        "unit": i.unit_label,
+        "numerator": measure(num),
+        "denominator": "—" if den is None else ("residents (Department of Finance population, matched by "
+                                                "geography and year; vintage reported)" if den.kind == "population"
+                                                else measure(den.measure)),
+        "breakdowns": ", ".join(i.dimensions),
+        "never summed across": ", ".join(i.not_additive_over) or "—",
+        "unstable when": f"fewer than {i.min_events} events"
+                         + (f" or a denominator below {den.minimum:,}" if den and den.minimum else ""),
+        "source": i.source,
+        "caveats": " | ".join(i.caveats) or "—",
+    }, fmt, i.title)
+
+
+@app.command("compute")
+def compute_cmd(
+    name: str = typer.Argument(..., help="Indicator name."),
+    by: str = typer.Option("year", "--by", help="Comma-separated breakdowns, e.g. year,county."),
+    where: list[str] = typer.Option(None, "--where", help="Filter, e.g. year=2022 or county=alameda,kern."),
+    change: bool = typer.Option(False, "--change", help="Add year-over-year change (needs year in --by)."),
+    fmt: Format = FormatOption,
+) -> None:
+    """Compute an indicator: rates from summed counts, the population vintage used, unstable figures flagged.
+
+    Examples:
+      justicelab indicators compute violent_crime_rate --by year --format csv
+      justicelab indicators compute clearance_rate --by year,county --where year=2022 --where offense=violent
+    """
+    dims = [d.strip() for d in by.split(",") if d.strip()]
+    with open_warehouse() as (_, wh):
+        table = compute(wh, name, dims, parse_where(where), change=change).to_pyarrow()
+    if fmt is Format.table:
+        rounded = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()} for r in table.to_pylist()]
+        emit(rounded, fmt, load_standard().indicator(name).title)
+        unstable = sum(1 for r in rounded if r.get("unstable"))
+        if unstable:
+            console.print(f"{unstable} unstable figure(s): see unstable_reason")
+    else:
+        emit(table, fmt)

@@ -1,0 +1,8 @@
+"""Indicators defined once in the standard, computed by one engine on any warehouse backend.
+
+Public surface: :func:`compute` (an Ibis table expression), :class:`Request`, :class:`IndicatorError`.
+"""
+
+from justicelab.indicators.engine import IndicatorError, Request, band_labels, build, compute, population_base
+
+__all__ = ["IndicatorError", "Request", "band_labels", "build", "compute", "population_base"]

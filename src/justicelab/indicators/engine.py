@@ -1,0 +1,241 @@
+"""The indicator engine: compile a request against an indicator's definition into one Ibis expression.
+
+Rules it keeps, whatever the indicator:
+* rates come from summed counts (sum of numerators ÷ sum of denominators), never from averaging rates;
+* a population denominator is matched by geography, year and any demographic breakdown, and the
+  population vintage used is part of every answer;
+* every row says whether it is unstable (too few events, too small a denominator, no denominator);
+* year-over-year change comes from the same expression (a window over years).
+The expression runs on whatever backend the warehouse is (DuckDB, PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from justicelab.errors import JusticelabError
+from justicelab.standard import Standard, load_standard
+from justicelab.standard.indicators import Dimension, Indicator, Measure
+from justicelab.warehouse import Warehouse
+
+POPULATION_DEMOGRAPHICS = ("sex", "race_ethnicity", "age_group")
+
+
+class IndicatorError(JusticelabError):
+    """A request the indicator cannot answer (unknown dimension, summing across overlapping offences...)."""
+
+
+@dataclass(frozen=True)
+class Request:
+    indicator: str
+    by: tuple[str, ...] = ("year",)
+    where: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    change: bool = False
+
+
+def band_labels(edges: Sequence[int]) -> list[str]:
+    """Labels of the bands between edges: [0, 18, 25] -> '0-17', '18-24', '25+'."""
+    labels = [f"{lo}-{hi - 1}" for lo, hi in itertools.pairwise(edges)]
+    return [*labels, f"{edges[-1]}+"]
+
+
+def _band(value: ir.IntegerValue, edges: Sequence[int]) -> ir.StringValue:
+    labels = band_labels(edges)
+    cases = [(value < hi, labels[i]) for i, hi in enumerate(edges[1:])]
+    return ibis.cases(*cases, else_=labels[-1]).cast("string")
+
+
+def _dimension_expr(t: ir.Table, dim: Dimension) -> ir.Value:
+    if dim.column:
+        return t[dim.column]
+    if dim.year_of:
+        return t[dim.year_of].year()
+    assert dim.bands_of and dim.edges
+    return _band(t[dim.bands_of], dim.edges)
+
+
+def _filtered(t: ir.Table, measure: Measure) -> ir.Table:
+    for col, values in measure.include.items():
+        t = t.filter(t[col].isin(values))
+    for col, values in measure.exclude.items():
+        t = t.filter(~t[col].isin(values) | t[col].isnull())
+    return t
+
+
+def _aggregate(t: ir.Table, measure: Measure, ind: Indicator, by: Sequence[str],
+               where: Mapping[str, Sequence[Any]], name: str) -> ir.Table:
+    t = _filtered(t, measure)
+    dims = {d: _dimension_expr(t, ind.dimensions[d]) for d in {*by, *where}}
+    t = t.mutate(**dims)
+    for d, values in where.items():
+        t = t.filter(t[d].isin(list(values)))
+    value = t[measure.column].sum() if measure.aggregate == "sum" else t.count()
+    return t.group_by(list(by)).aggregate(**{name: value.cast("float64")}) if by else t.aggregate(
+        **{name: value.cast("float64")})
+
+
+def _population_level(con: ibis.BaseBackend, demographics: Sequence[str]) -> list[str]:
+    """The demographic columns of the population rows to add up for a breakdown by ``demographics``.
+
+    A population table holds totals (no demographics) and cells at one or more levels (e.g. sex only,
+    or sex × race × age group). The coarsest level that has every requested column is used, and its
+    rows are summed over its other columns — never rows of two levels, which would count people twice.
+    """
+    p = con.table("population")
+    levels = p.select(**{c: p[c].notnull() for c in POPULATION_DEMOGRAPHICS}).distinct().to_pyarrow().to_pylist()
+    candidates = [
+        [c for c in POPULATION_DEMOGRAPHICS if row[c]]
+        for row in levels
+        if all(row[c] for c in demographics)
+    ]
+    if not candidates:
+        raise IndicatorError(f"the population table has no figures by {', '.join(demographics)}")
+    return min(candidates, key=len)
+
+
+def population_base(con: ibis.BaseBackend, demographics: Sequence[str]) -> ir.Table:
+    """Population rows for a breakdown by ``demographics``, from one vintage per geography and year.
+
+    Rows are taken at one level of detail (see ``_population_level``). Where several vintages or
+    reference dates cover the same geography and year, a January estimate is preferred to a census
+    count, then the newest vintage (vintages are named so that newer sorts later).
+    """
+    level = _population_level(con, demographics) if demographics else []
+    p = con.table("population")
+    for col in POPULATION_DEMOGRAPHICS:
+        p = p.filter(p[col].notnull() if col in level else p[col].isnull())
+    p = p.filter(p.geography_type.isin(["state", "county"]))
+    choice = ["geography_type", "geography_code", "year"]
+    rank = ibis.dense_rank().over(
+        group_by=choice,
+        order_by=[ibis.desc(ibis.cases((p.estimate_type == "estimate", 1), else_=0)), ibis.desc(p.vintage),
+                  ibis.desc(p.reference_date)],
+    )
+    # dense_rank: every cell of the chosen vintage and date keeps rank 0.
+    return p.mutate(_rank=rank).filter(lambda x: x._rank == 0).drop("_rank")
+
+
+def _population(con: ibis.BaseBackend, ind: Indicator, by: Sequence[str],
+                where: Mapping[str, Sequence[Any]]) -> ir.Table:
+    wanted = {*by, *where}
+    unsupported = [d for d in wanted if not ind.dimensions[d].population]
+    if unsupported:
+        raise IndicatorError(
+            f"{ind.name}: no population denominator for a breakdown by {', '.join(sorted(unsupported))}"
+        )
+    demographic_dims = [d for d in wanted if ind.dimensions[d].population in POPULATION_DEMOGRAPHICS]
+    demographics = [ind.dimensions[d].population or "" for d in demographic_dims]
+    p = population_base(con, demographics)
+    p = p.filter(p.geography_type == ("county" if "county" in wanted else "state"))
+    cols: dict[str, ir.Value] = {}
+    for d in wanted:
+        pop_col = ind.dimensions[d].population or ""
+        dim = ind.dimensions[d]
+        if pop_col == "age_group" and dim.edges:
+            lower = p.age_group.re_extract(r"^(\d+)", 1).cast("int64")
+            cols[d] = _band(lower, dim.edges)
+        else:
+            cols[d] = p[pop_col]
+    p = p.mutate(**cols)
+    for d, values in where.items():
+        p = p.filter(p[d].isin(list(values)))
+    agg = {"denominator": p.population.sum().cast("float64"), "vintage": p.vintage.max()}
+    return p.group_by(list(by)).aggregate(**agg) if by else p.aggregate(**agg)
+
+
+def build(warehouse: Warehouse, request: Request, standard: Standard | None = None) -> ir.Table:
+    """The Ibis expression answering ``request`` (nothing runs until it is executed)."""
+    standard = standard or load_standard()
+    ind = standard.indicator(request.indicator)
+    by = list(dict.fromkeys(request.by))
+    where = {k: list(v) for k, v in request.where.items()}
+    for d in [*by, *where]:
+        if d not in ind.dimensions:
+            raise IndicatorError(
+                f"{ind.name} cannot be broken down by {d!r}; it can by: {', '.join(ind.dimensions)}"
+            )
+    for d in ind.not_additive_over:
+        if d not in by and len(where.get(d, [])) != 1:
+            raise IndicatorError(
+                f"{ind.name}: the {d} values overlap (e.g. violent includes robbery); "
+                f"add {d} to --by or pick one with --where {d}=VALUE"
+            )
+    if request.change and "year" not in by:
+        raise IndicatorError("year-over-year change needs year in --by")
+    con = warehouse.ibis
+    if ind.numerator.table == "population":
+        # Population is never summed across vintages or breakdowns: it is the denominator's own base.
+        answer = _population(con, ind, by, where).rename(numerator="denominator")
+        answer = answer.mutate(value=answer.numerator)
+    else:
+        num = _aggregate(con.table(ind.numerator.table), ind.numerator, ind, by, where, "numerator")
+        if ind.denominator is None:
+            answer = num.mutate(value=num.numerator)
+        else:
+            if ind.denominator.kind == "population":
+                if "year" not in by and len(where.get("year", [])) != 1:
+                    raise IndicatorError(f"{ind.name} is a rate per resident per year: add year to --by "
+                                         "or pick one year with --where year=YYYY")
+                den = _population(con, ind, by, where)
+                if "year" in by:
+                    # Zero-event groups count (a county with no deaths has a rate of 0), but only in years
+                    # the numerator's source covers at all.
+                    source = _filtered(con.table(ind.numerator.table), ind.numerator)
+                    years = source.select(year=_dimension_expr(source, ind.dimensions["year"])).distinct()
+                    den = den.filter(den.year.isin(years.year))
+            else:
+                assert ind.denominator.measure is not None
+                den = _aggregate(con.table(ind.denominator.measure.table), ind.denominator.measure, ind, by,
+                                 where, "denominator")
+            if by:
+                # The denominator's groups are the frame: every group with a denominator gets an answer.
+                joined = den.outer_join(num, by, rname="{name}_n")
+                joined = joined.mutate(**{d: ibis.coalesce(joined[d], joined[f"{d}_n"]) for d in by})
+                joined = joined.drop(*[f"{d}_n" for d in by])
+                joined = joined.mutate(numerator=joined.numerator.fill_null(0))
+            else:
+                joined = den.cross_join(num)
+            answer = joined.mutate(
+                value=ibis.cases((joined.denominator > 0, joined.numerator / joined.denominator * ind.scale),
+                                 else_=ibis.null()).cast("float64"))
+    answer = _flag(answer, ind)
+    if request.change:
+        others = [d for d in by if d != "year"]
+        w = ibis.window(group_by=others or None, order_by="year")
+        answer = answer.mutate(previous=answer.value.lag().over(w), previous_year=answer.year.lag().over(w))
+        answer = answer.mutate(
+            change=ibis.cases((answer.previous_year == answer.year - 1, answer.value - answer.previous),
+                              else_=ibis.null()),
+            pct_change=ibis.cases(
+                ((answer.previous_year == answer.year - 1) & (answer.previous != 0),
+                 (answer.value - answer.previous) / answer.previous * 100),
+                else_=ibis.null()),
+        ).drop("previous_year")
+    first = [*by, "value", "numerator"] + (["denominator"] if "denominator" in answer.columns else [])
+    answer = answer.select(*first, *[c for c in answer.columns if c not in first])
+    return answer.order_by(by) if by else answer
+
+
+def _flag(t: ir.Table, ind: Indicator) -> ir.Table:
+    reasons = []
+    if ind.denominator is not None:
+        reasons.append((t.denominator.isnull(), "no denominator"))
+        if ind.denominator.minimum:
+            reasons.append((t.denominator < ind.denominator.minimum,
+                            f"denominator below {ind.denominator.minimum:,}"))
+    reasons.append((t.numerator < ind.min_events, f"fewer than {ind.min_events} events"))
+    reason = ibis.cases(*reasons, else_=ibis.null()).cast("string")
+    return t.mutate(unstable=reason.notnull(), unstable_reason=reason)
+
+
+def compute(warehouse: Warehouse, indicator: str, by: Sequence[str] = ("year",),
+            where: Mapping[str, Sequence[Any]] | None = None, *, change: bool = False,
+            standard: Standard | None = None) -> ir.Table:
+    """The answer as an Ibis table expression; call ``.to_pyarrow()`` or ``.to_pandas()`` to run it."""
+    return build(warehouse, Request(indicator, tuple(by), where or {}, change), standard)
