@@ -6,6 +6,7 @@ import typer
 
 from justicelab.cli import (
     indicators_cmd,
+    quality_cmd,
     ingest_cmd,
     quarantine_cmd,
     source_cmd,
@@ -29,3 +30,4 @@ app.add_typer(standard_cmd.app, name="standard")
 app.add_typer(synth_cmd.app, name="synth")
 app.add_typer(source_cmd.app, name="source")
 app.add_typer(indicators_cmd.app, name="indicators")
+app.add_typer(quality_cmd.app, name="quality")
