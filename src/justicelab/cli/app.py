@@ -6,8 +6,8 @@ import typer
 
 from justicelab.cli import (
     indicators_cmd,
-    quality_cmd,
     ingest_cmd,
+    quality_cmd,
     quarantine_cmd,
     source_cmd,
     standard_cmd,
