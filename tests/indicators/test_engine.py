@@ -7,20 +7,6 @@ import itertools
 import pytest
 
 from justicelab.indicators import IndicatorError, compute
-from justicelab.ingest import ingest_file, load_mapping
-from justicelab.synth import generate_state
-from justicelab.warehouse import Warehouse
-
-
-@pytest.fixture(scope="module")
-def state_wh(tmp_path_factory):
-    root = tmp_path_factory.mktemp("state")
-    m = generate_state(root / "files", agencies=60, years=4, first_year=2020, incidents=40_000, seed=5)
-    wh = Warehouse.open(str(root / "wh.duckdb"))
-    for s in m.sources:
-        ingest_file(wh, m.path(s.path), load_mapping(m.path(s.mapping)))
-    yield wh
-    wh.close()
 
 
 def rows(expr):
