@@ -61,7 +61,7 @@ def pg_url() -> Iterator[str]:
         con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def openjustice_dir() -> Path:
     need(OPENJUSTICE.is_dir(), f"OpenJustice files not found at {OPENJUSTICE}")
     return OPENJUSTICE

@@ -161,6 +161,30 @@ SPEC: dict[str, dict] = {
             "custody_stage": (S, "custody_stage", False),
             "facility_type": (S, "custody_facility_type", False),
             "manner_of_death": (S, "manner_of_death", False),
+            "doj_agency_number": (S, None, False),
+            "reporting_agency_type": (S, "custody_reporting_agency", False),
+            "custody_offense": (S, None, False),
+            "custody_offense_category": (S, None, False),
+            "facility_of_death": (S, "custody_facility_type", False),
+            "cause_location": (S, "custody_death_location", False),
+            "means_of_death": (S, "means_of_death", False),
+        },
+        "rules": [],
+    },
+    "custody_death_county_summary": {
+        "kind": "aggregate",
+        "key": ["year", "county", "race_group"],
+        "fields": {
+            "year": (INT, None, True),
+            "county": (S, "county", False),
+            "race_group": (S, "doj_race_group", False),
+            "deaths": (INT, None, False),
+            "arrest_related_deaths": (INT, None, False),
+            "in_custody_deaths": (INT, None, False),
+            "population": (INT, None, False),
+            "death_rate": ("number", None, False),
+            "arrest_related_death_rate": ("number", None, False),
+            "in_custody_death_rate": ("number", None, False),
         },
         "rules": [],
     },
@@ -248,6 +272,8 @@ SPEC: dict[str, dict] = {
             "name": (S, None, True),
             "county": (S, "county", True),
             "agency_type": (S, "agency_type", False),
+            "doj_agency_number": (S, None, False),
+            "aliases": (S, None, False),
         },
         "rules": [],
     },
@@ -428,6 +454,11 @@ def test_event_dates_are_bounded(std: Standard) -> None:
             if f.type is FieldType.integer and f.name in ("year",):
                 assert (f.minimum, f.maximum) == (1900, 2100), (entity.name, f.name)
             if f.type is FieldType.integer and f.name in ("offenses", "clearances", "population", "count"):
+                if (entity.name, f.name) == ("crime_clearance", "offenses"):
+                    # DOJ's offense counts are net of unfounded reports and can be negative (its
+                    # statewide totals include the negative cells), so they have no lower bound.
+                    assert f.minimum is None and "negative" in f.description, (entity.name, f.name)
+                    continue
                 assert f.minimum == 0, (entity.name, f.name)
 
 
@@ -589,6 +620,48 @@ def test_every_doj_death_in_custody_value_has_a_code(
         known |= _doj_codes(std, codelist, "doj_facility_code")
     unmapped = sorted(v for v in values if v.lower() not in known)
     assert not unmapped, f"{file} {column}: no {codelist} code for {unmapped}"
+
+
+_DIC_NEW = "DIC_2005-2018_20190612_data.csv"
+_DIC_OLD = "ca_doj_deaths_in_custody_raw_1980-2015_05-14-2016.csv"
+
+
+@pytest.mark.parametrize(
+    ("file", "column", "codelist", "attribute"),
+    [
+        (file, column, codelist, attribute)
+        for file in (_DIC_NEW, _DIC_OLD)
+        for column, codelist, attribute in (
+            ("reporting_agency", "custody_reporting_agency", "doj_code"),
+            ("location_where_cause_of_death_occurred", "custody_death_location", "doj_code"),
+            ("means_of_death", "means_of_death", "doj_code"),
+            ("race", "race_ethnicity", "doj_codes"),
+        )
+    ],
+)
+def test_every_other_doj_death_in_custody_value_has_a_code(
+    std: Standard, openjustice_dir: Path, file: str, column: str, codelist: str, attribute: str
+) -> None:
+    """The categories added for the dashboards: every DOJ value has a code (the older release writes
+    the comma inside a means-of-death label as "--"; race codes list several DOJ values each)."""
+    path = _real_file(openjustice_dir, file)
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        values = {row[column].strip().replace("--", ",") for row in csv.DictReader(fh)} - {""}
+    known = {
+        v.lower(): c.code
+        for c in std.codelist(codelist).codes
+        for v in c.attributes.get(attribute, "").split("|")
+        if v
+    }
+    unmapped = sorted(v for v in values if v.lower() not in known)
+    assert not unmapped, f"{file} {column}: no {codelist} code for {unmapped}"
+
+
+def test_doj_race_groups_cover_every_race_code_once(std: Standard) -> None:
+    gathered = [
+        code for c in std.codelist("doj_race_group").codes for code in c.attributes["race_ethnicity"].split("|")
+    ]
+    assert sorted(gathered) == sorted(std.codelist("race_ethnicity").values())
 
 
 def test_crime_clearance_offense_covers_every_count_column(std: Standard, openjustice_dir: Path) -> None:

@@ -7,6 +7,7 @@ import typer
 from justicelab.cli import (
     indicators_cmd,
     ingest_cmd,
+    openjustice_cmd,
     quality_cmd,
     quarantine_cmd,
     source_cmd,
@@ -31,3 +32,4 @@ app.add_typer(synth_cmd.app, name="synth")
 app.add_typer(source_cmd.app, name="source")
 app.add_typer(indicators_cmd.app, name="indicators")
 app.add_typer(quality_cmd.app, name="quality")
+app.add_typer(openjustice_cmd.app, name="openjustice")

@@ -150,6 +150,9 @@ def load_fresh(warehouse: Warehouse, entity: ResolvedEntity, meta: BatchMeta, pa
                build_quarantine: Callable[[], None]) -> LoadCounts:
     """First delivery of a source into a DuckDB warehouse: one parse, straight into the table.
 
+    Needs one staged row per source row (``_row`` = ``_source_row``), which holds unless an adapter
+    reshaped the file.
+
     Rows that pass every check are inserted as they are parsed; duplicates of a natural key within the
     delivery are then taken out again (the first stays), and the rows that did not arrive are the
     ones to quarantine (``jl_bad``, ``jl_dups``). Must run inside ``warehouse.transaction()``.
@@ -168,18 +171,18 @@ def load_fresh(warehouse: Warehouse, entity: ResolvedEntity, meta: BatchMeta, pa
     w.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE jl_dups AS
-        SELECT _source_row, first_row FROM (
+        SELECT _source_row AS _row, _source_row, first_row FROM (
             SELECT _source_row, min(_source_row) OVER (PARTITION BY _record_id) AS first_row {this_batch}) d
         WHERE _source_row <> first_row
         """
         if has_dups
-        else "CREATE OR REPLACE TEMP TABLE jl_dups (_source_row BIGINT, first_row BIGINT)"
+        else "CREATE OR REPLACE TEMP TABLE jl_dups (_row BIGINT, _source_row BIGINT, first_row BIGINT)"
     )
     if has_dups:
         w.execute(f"DELETE FROM {table} WHERE _batch_id = {batch_id} "
                   "AND _source_row IN (SELECT _source_row FROM jl_dups)")
     w.execute(
-        f"CREATE OR REPLACE TEMP TABLE jl_bad AS SELECT _source_row FROM jl_raw "
+        f"CREATE OR REPLACE TEMP TABLE jl_bad AS SELECT _row FROM jl_raw "
         f"WHERE _source_row NOT IN (SELECT _source_row {this_batch}) "
         "AND _source_row NOT IN (SELECT _source_row FROM jl_dups)"
     )

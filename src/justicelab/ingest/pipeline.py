@@ -76,7 +76,7 @@ def _compile(staged: StagedSource, loaded: LoadedMapping, standard: Standard) ->
                            loaded.source_name, loaded.key, checks, source=source)
 
     return _Compiled(entity, checks, parse(RAW),
-                     parse(f"{RAW} WHERE _source_row IN (SELECT _source_row FROM jl_bad)"), staged, loaded.key)
+                     parse(f"{RAW} WHERE _row IN (SELECT _row FROM jl_bad)"), staged, loaded.key)
 
 
 def _flag_rows(con: duckdb.DuckDBPyConnection, c: _Compiled) -> int:
@@ -85,27 +85,28 @@ def _flag_rows(con: duckdb.DuckDBPyConnection, c: _Compiled) -> int:
     sql = c.parse
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE jl_flags AS {sql.cte} "
-        f"SELECT _source_row, {sql.record_id} AS _record_id, NOT {sql.bad} AS _ok FROM v"
+        f"SELECT _row, _source_row, {sql.record_id} AS _record_id, NOT {sql.bad} AS _ok FROM v"
     )
     # A natural key seen twice in one delivery: the first valid row wins, later ones are quarantined.
     has_dups = con.execute("SELECT count(*) <> count(DISTINCT _record_id) FROM jl_flags WHERE _ok").fetchone()
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE jl_dups AS
-        SELECT _source_row, first_row FROM (
-            SELECT _source_row, min(_source_row) OVER (PARTITION BY _record_id) AS first_row
+        SELECT _row, _source_row, first_row FROM (
+            SELECT _row, _source_row, min(_row) OVER (PARTITION BY _record_id) AS first,
+                   first_value(_source_row) OVER (PARTITION BY _record_id ORDER BY _row) AS first_row
             FROM jl_flags WHERE _ok) d
-        WHERE _source_row <> first_row
+        WHERE _row <> first
         """
         if has_dups and has_dups[0]
-        else "CREATE OR REPLACE TEMP TABLE jl_dups (_source_row BIGINT, first_row BIGINT)"
+        else "CREATE OR REPLACE TEMP TABLE jl_dups (_row BIGINT, _source_row BIGINT, first_row BIGINT)"
     )
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW jl_load AS {sql.cte} "
         f"SELECT {sql.record_id} AS _record_id, _source_row, {sql.fields} FROM v "
-        f"WHERE NOT {sql.bad} AND _source_row NOT IN (SELECT _source_row FROM jl_dups)"
+        f"WHERE NOT {sql.bad} AND _row NOT IN (SELECT _row FROM jl_dups)"
     )
-    con.execute("CREATE OR REPLACE TEMP TABLE jl_bad AS SELECT _source_row FROM jl_flags WHERE NOT _ok")
+    con.execute("CREATE OR REPLACE TEMP TABLE jl_bad AS SELECT _row FROM jl_flags WHERE NOT _ok")
     valid = con.execute(
         "SELECT (SELECT count(*) FROM jl_flags WHERE _ok) - (SELECT count(*) FROM jl_dups)"
     ).fetchone()
@@ -131,7 +132,7 @@ def _build_quarantine(con: duckdb.DuckDBPyConnection, c: _Compiled) -> None:
                CAST(to_json([{{'field': {literal(key_names)}, 'column': NULL, 'value': NULL,
                                'rule': 'duplicate_key',
                                'message': 'same natural key as row ' || CAST(d.first_row AS VARCHAR)}}]) AS VARCHAR)
-        FROM {RAW} r JOIN jl_dups d ON r._source_row = d._source_row
+        FROM {RAW} r JOIN jl_dups d ON r._row = d._row
         UNION ALL
         SELECT _source_row, CAST(to_json({{'_raw_line': raw}}) AS VARCHAR),
                CAST(to_json([{{'field': NULL, 'column': NULL, 'value': raw, 'rule': 'malformed',
@@ -232,7 +233,11 @@ def ingest_file(
         compiled = _compile(staged, loaded, standard)
         meta = _batch_meta(entity, staged, loaded, department, sha, origin or path, started)
         with _layered_parse(con):
-            if warehouse.kind == "duckdb" and not source_has_rows(warehouse, entity, source):
+            # The one-parse path keys its bookkeeping on _source_row, so it needs one staged row per
+            # source row (not so for an adapter's reshaped file).
+            fresh = (warehouse.kind == "duckdb" and not loaded.mapping.source.row_number_column
+                     and not source_has_rows(warehouse, entity, source))
+            if fresh:
                 report("loading", 3, 4)
                 with warehouse.transaction():
                     counts = load_fresh(warehouse, entity, meta, compiled.parse,

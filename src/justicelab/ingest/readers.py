@@ -486,21 +486,27 @@ def stage_source(
     if resolved is None:
         raise SourceFileError(missing_columns_error(path, needed, staged.columns, staged.header_row or 1))
     staged.column_map = resolved
-    if opts.row_number_column:
-        _take_row_numbers_from(con, path, staged, opts.row_number_column)
+    _number_rows(con, path, staged, opts.row_number_column)
     return staged
 
 
-def _take_row_numbers_from(con: duckdb.DuckDBPyConnection, path: Path, staged: StagedSource, column: str) -> None:
-    """Use the original file's row numbers that an adapter carried through its reshaping."""
-    if column not in staged.columns:
-        raise SourceFileError(f"{path}: the row number column {column!r} is missing")
+def _number_rows(con: duckdb.DuckDBPyConnection, path: Path, staged: StagedSource, column: str | None) -> None:
+    """Give jl_raw a unique ordinal ``_row`` for bookkeeping, apart from ``_source_row`` (lineage).
+
+    They are the same number unless an adapter reshaped the file and carried the original row numbers
+    in ``column``: then several staged rows share one ``_source_row``.
+    """
     kind = con.execute(
         "SELECT table_type FROM information_schema.tables WHERE table_catalog = 'temp' AND table_name = ?", [RAW]
     ).fetchone()
     con.execute(f"ALTER {'VIEW' if kind and kind[0] == 'VIEW' else 'TABLE'} {RAW} RENAME TO jl_raw_base")
+    if column is None:
+        con.execute(f"CREATE TEMP VIEW {RAW} AS SELECT *, _source_row AS _row FROM jl_raw_base")
+        return
+    if column not in staged.columns:
+        raise SourceFileError(f"{path}: the row number column {column!r} is missing")
     con.execute(
-        f"CREATE TEMP VIEW {RAW} AS SELECT * EXCLUDE (_source_row), "
+        f"CREATE TEMP VIEW {RAW} AS SELECT * EXCLUDE (_source_row, {ident(column)}), _source_row AS _row, "
         f"CAST({ident(column)} AS BIGINT) AS _source_row FROM jl_raw_base"
     )
     staged.columns.remove(column)
