@@ -22,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from justicelab.indicators import compute
+from justicelab.indicators import compute_arrow
 from justicelab.ingest import ingest_file, load_mapping
 from justicelab.standard import load_standard
 from justicelab.synth import generate_state
@@ -75,7 +75,7 @@ def part_a(real: Path) -> None:
         std = load_standard()
 
         def ours() -> int:
-            return sum(compute(wh, name, by).to_pyarrow().num_rows for name, by in reqs)
+            return sum(compute_arrow(wh, name, by).num_rows for name, by in reqs)
 
         def baseline() -> int:
             tables = load_tables(Path(tmp), sorted({t.stem for t in Path(tmp).glob("*.parquet")}))
@@ -103,7 +103,7 @@ def part_b(incidents: int) -> None:
         rows = wh.count("crime_incident")
 
         def ours() -> int:
-            return int(compute(wh, "incidents_reported", ["county", "year"]).to_pyarrow().num_rows)
+            return int(compute_arrow(wh, "incidents_reported", ["county", "year"]).num_rows)
 
         ours()
         warm = statistics.median(timed(ours)[0] for _ in range(5))

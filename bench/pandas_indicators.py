@@ -82,14 +82,20 @@ def compute_pandas(tables: Mapping[str, pd.DataFrame], ind: Indicator, by: Seque
     if ind.denominator is None:
         return num.assign(value=num.numerator)
     if ind.denominator.kind == "population":
-        den = _population(tables["population"], ind, by, where)
+        pop_by = [d for d in by if ind.dimensions[d].population]
+        pop_where = {d: v for d, v in where.items() if ind.dimensions[d].population}
+        den = _population(tables["population"], ind, pop_by, pop_where)
         if "year" in by:
             src = tables[ind.numerator.table]
             den = den[den.year.isin(set(_dim(src, ind.dimensions["year"]).unique()))]
     else:
         assert ind.denominator.measure is not None
         den = _measure(tables[ind.denominator.measure.table], ind.denominator.measure, ind, by, where, "denominator")
-    out = den.merge(num, on=list(by), how="outer")
+    shared = [d for d in by if d in den.columns]
+    if shared and shared != list(by):
+        out = num.merge(den, on=shared, how="left")
+    else:
+        out = den.merge(num, on=list(by), how="outer")
     out["numerator"] = out.numerator.fillna(0)
     out["value"] = np.where(out.denominator > 0, out.numerator / out.denominator * ind.scale, np.nan)
     return out

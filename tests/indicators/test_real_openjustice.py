@@ -81,3 +81,12 @@ def test_deaths_in_custody_and_arrest_related_deaths(real_wh):
     # Deaths DOJ places in no county ("In-State", "Out-of-State") are shown, not dropped, without a rate.
     (nowhere,) = [r for r in rates if r["county"] is None]
     assert nowhere["numerator"] > 0 and nowhere["value"] is None and nowhere["unstable_reason"] == "no denominator"
+
+
+def test_rates_broken_down_by_an_event_attribute_share_the_denominator(real_wh):
+    rows = compute(real_wh, "crime_rate", ["year", "offense"],
+                   {"year": [2022], "offense": ["robbery", "burglary"]}).to_pyarrow().to_pylist()
+    assert {r["offense"] for r in rows} == {"robbery", "burglary"}
+    assert rows[0]["denominator"] == rows[1]["denominator"] > 39_000_000
+    violent = by_year(real_wh, "violent_crime_rate", [2022])[2022]
+    assert violent["denominator"] == rows[0]["denominator"]

@@ -8,7 +8,7 @@ import typer
 
 from justicelab.cli.context import open_warehouse
 from justicelab.cli.output import Format, FormatOption, console, emit, emit_mapping
-from justicelab.indicators import IndicatorError, compute
+from justicelab.indicators import IndicatorError, compute_arrow
 from justicelab.standard import load_standard
 
 app = typer.Typer(help="Indicators: definitions and values, by year, county, agency and more.",
@@ -90,7 +90,7 @@ def compute_cmd(
     """
     dims = [d.strip() for d in by.split(",") if d.strip()]
     with open_warehouse() as (_, wh):
-        table = compute(wh, name, dims, parse_where(where), change=change).to_pyarrow()
+        table = compute_arrow(wh, name, dims, parse_where(where), change=change)
     if fmt is Format.table:
         rounded = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()} for r in table.to_pylist()]
         emit(rounded, fmt, load_standard().indicator(name).title)

@@ -1,8 +1,27 @@
 """Indicators defined once in the standard, computed by one engine on any warehouse backend.
 
-Public surface: :func:`compute` (an Ibis table expression), :class:`Request`, :class:`IndicatorError`.
+Public surface: :func:`compute` (an Ibis table expression), :func:`compute_arrow` (executed to Arrow),
+:class:`Request`, :class:`IndicatorError`.
 """
 
-from justicelab.indicators.engine import IndicatorError, Request, band_labels, build, compute, population_base
+from justicelab.indicators.engine import (
+    IndicatorError,
+    Request,
+    band_labels,
+    build,
+    compute,
+    compute_arrow,
+    execute,
+    population_base,
+)
 
-__all__ = ["IndicatorError", "Request", "band_labels", "build", "compute", "population_base"]
+__all__ = [
+    "IndicatorError",
+    "Request",
+    "band_labels",
+    "build",
+    "compute",
+    "compute_arrow",
+    "execute",
+    "population_base",
+]
