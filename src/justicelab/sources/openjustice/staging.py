@@ -9,8 +9,6 @@ original file (``source_row``), so ingest's lineage, quarantine and batch log po
 
 from __future__ import annotations
 
-import difflib
-import hashlib
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -21,6 +19,9 @@ import yaml
 
 from justicelab.errors import SourceFileError
 from justicelab.ingest import BatchResult, LoadedMapping, Progress, ingest_file, parse_mapping
+from justicelab.ingest.pipeline import file_sha256, find_loaded
+from justicelab.ingest.readers import missing_columns_error
+from justicelab.ingest.readers import resolve_columns as match_header
 from justicelab.ingest.sql import ident, literal
 from justicelab.sources.openjustice.common import DEPARTMENT
 from justicelab.standard import load_standard
@@ -104,21 +105,13 @@ def read_csv(
 
 
 def resolve_columns(path: Path, present: Sequence[str], needed: Iterable[str]) -> dict[str, str]:
-    """The file's spelling of each needed column (matched ignoring case), or an error naming what is missing."""
-    folded = {p.casefold(): p for p in present}
-    out: dict[str, str] = {}
-    missing: list[str] = []
-    for name in needed:
-        if name in present:
-            out[name] = name
-        elif name.casefold() in folded:
-            out[name] = folded[name.casefold()]
-        else:
-            near = difflib.get_close_matches(name, list(present), n=2, cutoff=0.6)
-            missing.append(f"{name} (closest present: {', '.join(near)})" if near else name)
-    if missing:
-        raise SourceFileError(f"{path}: row 1 (the header) lacks the column(s) {'; '.join(missing)}")
-    return out
+    """The file's spelling of each needed column (ingest's header matching), or ingest's error naming
+    the missing columns and the closest present ones."""
+    needed = list(needed)
+    found = match_header(needed, present)
+    if found is None:
+        raise SourceFileError(missing_columns_error(path, needed, present, 1))
+    return found
 
 
 def code_pairs(codelist: str, attribute: str = "doj_code", *, also: str | None = None) -> dict[str, str]:
@@ -145,14 +138,6 @@ def code_sql(expr: str, pairs: dict[str, str]) -> str:
     return f"coalesce(MAP {{{entries}}}[lower(trim({expr}))], trim({expr}))"
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def shipped_mapping(name: str, *, derived_from: Sequence[Path] = (), source: str | None = None) -> LoadedMapping:
     """A mapping shipped with the adapters (``mappings/NAME.yaml``).
 
@@ -176,10 +161,7 @@ def already_loaded(warehouse: Warehouse, mapping: LoadedMapping, origin: Path) -
     an adapter can skip reading and reshaping a file it would not load again."""
     if not warehouse.has_table(BATCHES):
         return None
-    previous = warehouse.scalar(
-        f"SELECT min(batch_id) FROM {ident(BATCHES)} WHERE source = {literal(mapping.source_name)} "
-        f"AND file_sha256 = {literal(file_sha256(origin))} AND mapping_sha256 = {literal(mapping.sha256)}"
-    )
+    previous = find_loaded(warehouse, mapping.source_name, file_sha256(origin), mapping.sha256)
     if previous is None:
         return None
     return BatchResult("skipped", mapping.source_name, mapping.mapping.entity, str(origin), int(previous),
