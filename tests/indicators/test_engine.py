@@ -71,3 +71,18 @@ def test_the_population_answer_names_its_vintage(state_wh):
     pop = rows(compute(state_wh, "population", ["year"]))
     assert {r["vintage"] for r in pop} == {"2024"}
     assert all(r["value"] > 0 for r in pop)
+
+
+def test_cached_answers_follow_new_data(tmp_path):
+    from justicelab.indicators import compute_arrow
+    from justicelab.standard import load_standard
+    from justicelab.warehouse import Warehouse, ensure_entity_table, ensure_ingest_tables
+
+    with Warehouse.open(str(tmp_path / "wh.duckdb")) as wh:
+        ensure_ingest_tables(wh)
+        ensure_entity_table(wh, load_standard().entity("custody_death"))
+        wh.execute("INSERT INTO custody_death (_record_id, death_id, date_of_death) VALUES ('a', '1', '2020-01-01')")
+        first = compute_arrow(wh, "custody_deaths", ["year"]).to_pylist()
+        assert compute_arrow(wh, "custody_deaths", ["year"]).to_pylist() == first  # from the cache
+        wh.execute("INSERT INTO custody_death (_record_id, death_id, date_of_death) VALUES ('b', '2', '2020-02-01')")
+        assert compute_arrow(wh, "custody_deaths", ["year"]).to_pylist()[0]["numerator"] == 2  # data, not SQL

@@ -12,6 +12,7 @@ The expression runs on whatever backend the warehouse is (DuckDB, PostgreSQL).
 from __future__ import annotations
 
 import itertools
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ import pyarrow as pa
 from justicelab.errors import JusticelabError
 from justicelab.standard import Standard, load_standard
 from justicelab.standard.indicators import Dimension, Indicator, Measure
-from justicelab.warehouse import Warehouse
+from justicelab.warehouse import BATCHES, Warehouse
 
 POPULATION_DEMOGRAPHICS = ("sex", "race_ethnicity", "age_group")
 
@@ -285,8 +286,35 @@ def execute(warehouse: Warehouse, expr: ir.Table) -> pa.Table:
     return expr.to_pyarrow()
 
 
+_SQL_CACHE: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+_SQL_CACHE_SIZE = 512
+
+
+def _data_version(warehouse: Warehouse) -> int:
+    """Changes whenever a batch is filed: compiled SQL depends on which population levels are loaded."""
+    if not warehouse.has_table(BATCHES):
+        return 0
+    return int(warehouse.scalar(f"SELECT coalesce(max(batch_id), 0) FROM {BATCHES}") or 0)
+
+
 def compute_arrow(warehouse: Warehouse, indicator: str, by: Sequence[str] = ("year",),
                   where: Mapping[str, Sequence[Any]] | None = None, *, change: bool = False,
                   standard: Standard | None = None) -> pa.Table:
-    """:func:`compute`, executed: the answer as an Arrow table."""
-    return execute(warehouse, compute(warehouse, indicator, by, where, change=change, standard=standard))
+    """:func:`compute`, executed: the answer as an Arrow table.
+
+    On DuckDB the compiled SQL of each request is kept until the next batch loads, so a dashboard that
+    asks the same question again skips building and compiling the expression (40-90 ms a rate).
+    """
+    if warehouse.kind != "duckdb" or standard is not None:
+        return execute(warehouse, compute(warehouse, indicator, by, where, change=change, standard=standard))
+    frozen_where = tuple(sorted((k, tuple(v)) for k, v in (where or {}).items()))
+    key = (warehouse.url, indicator, tuple(by), frozen_where, change, _data_version(warehouse))
+    sql = _SQL_CACHE.get(key)
+    if sql is None:
+        sql = str(warehouse.ibis.compile(compute(warehouse, indicator, by, where, change=change)))
+        _SQL_CACHE[key] = sql
+        if len(_SQL_CACHE) > _SQL_CACHE_SIZE:
+            _SQL_CACHE.popitem(last=False)
+    else:
+        _SQL_CACHE.move_to_end(key)
+    return warehouse.raw.execute(sql).to_arrow_table()
