@@ -31,6 +31,7 @@ def wh(tmp_path):
     rows += _rows("Zeroville", "inyo", 2021, violent=(0, 0), property=(0, 0))
     rows += _rows("Sloppy", "kings", 2021, violent=(10, 12), homicide=(1, 1), rape=(2, 1), robbery=(3, 1),
                   aggravated_assault=(9, 2), property=(100, 10))  # parts sum to 15, not 10; 12 cleared > 10
+    rows += _rows("Minus", "lake", 2020, violent=(10, 1), property=(-3, 0))
     rows += _rows("Jumpy", "napa", 2020, violent=(10, 1), property=(100, 10))
     rows += _rows("Jumpy", "napa", 2021, violent=(10, 1), property=(400, 10))
     table = pa.Table.from_pylist([{**r, "_record_id": f"{r['agency_code']}:{r['year']}:{r['offense']}",
@@ -54,6 +55,7 @@ def test_each_rule_finds_its_problem_and_nothing_else(wh):
     assert (comp["value"], comp["expected"]) == (15, 10)
     assert got[("Jumpy", 2021, "implausible_jump", "property")]["expected"] == 100
     assert ("Jumpy", 2020, "unmatched_agency", None) in got
+    assert got[("Minus", 2020, "negative_count", "property")]["value"] == -3
     assert not [k for k in got if k[0] == "Goodtown"]
 
 

@@ -90,3 +90,14 @@ def test_rates_broken_down_by_an_event_attribute_share_the_denominator(real_wh):
     assert rows[0]["denominator"] == rows[1]["denominator"] > 39_000_000
     violent = by_year(real_wh, "violent_crime_rate", [2022])[2022]
     assert violent["denominator"] == rows[0]["denominator"]
+
+
+def test_quality_report_on_the_real_files(real_wh):
+    from justicelab.indicators.quality import RULES, findings
+
+    report = findings(real_wh).to_pyarrow().to_pylist()
+    assert {r["rule"] for r in report} <= set(RULES)
+    assert all(r["agency"] and r["year"] and r["message"] for r in report)
+    negatives = [r for r in report if r["rule"] == "negative_count"]
+    assert len(negatives) == real_wh.scalar("SELECT count(*) FROM crime_clearance WHERE offenses < 0 OR clearances < 0")
+    assert len(negatives) >= 158  # the negative offence cells the adapter found (counts net of unfounding)

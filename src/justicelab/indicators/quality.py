@@ -21,6 +21,7 @@ RULES = {
     "missing_year": "no report for a year between two years with reports",
     "zero_after_nonzero": "reported no offences at all after a year with offences",
     "clearances_exceed_offenses": "more clearances than offences for one offence in one year",
+    "negative_count": "a negative count (offences net of unfounded reports from an earlier year)",
     "components_not_summing": "the parts of an offence do not add up to its total",
     "implausible_jump": "an offence total changed implausibly from the year before",
     "unmatched_agency": "the agency is not in the agency directory",
@@ -70,6 +71,10 @@ def findings(warehouse: Warehouse, *, year: int | None = None, agency: str | Non
     ]
     over = cc.filter(cc.clearances > cc.offenses)
     parts.append(_finding(over, "clearances_exceed_offenses", over.offense, over.clearances, over.offenses))
+    negative = cc.filter((cc.offenses < 0) | (cc.clearances < 0))
+    parts.append(_finding(negative, "negative_count", negative.offense,
+                          ibis.least(negative.offenses.fill_null(0), negative.clearances.fill_null(0)),
+                          ibis.literal(0)))
 
     h = _hierarchy(standard)
     children = cc.inner_join(h, "offense")
