@@ -101,3 +101,17 @@ def test_quality_report_on_the_real_files(real_wh):
     negatives = [r for r in report if r["rule"] == "negative_count"]
     assert len(negatives) == real_wh.scalar("SELECT count(*) FROM crime_clearance WHERE offenses < 0 OR clearances < 0")
     assert len(negatives) >= 158  # the negative offence cells the adapter found (counts net of unfounding)
+
+
+def test_multi_year_trend_from_the_same_answers(real_wh):
+    from justicelab.indicators import execute, trend
+
+    years = list(range(2013, 2023))
+    (state,) = execute(real_wh, trend(real_wh, "violent_crime_rate", [], {"year": years})).to_pylist()
+    yearly = by_year(real_wh, "violent_crime_rate", years)
+    assert (state["first_year"], state["last_year"]) == (2013, 2022)
+    assert state["first_value"] == yearly[2013]["value"] and state["last_value"] == yearly[2022]["value"]
+    expected = ((yearly[2022]["value"] / yearly[2013]["value"]) ** (1 / 9) - 1) * 100
+    assert state["annual_pct_change"] == pytest.approx(expected)
+    counties = execute(real_wh, trend(real_wh, "violent_crime_rate", ["county"], {"year": years})).to_pylist()
+    assert len(counties) == 58

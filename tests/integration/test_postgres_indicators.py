@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from justicelab.indicators import compute
+from justicelab.indicators import compute, trend
 from justicelab.ingest import ingest_file, load_mapping
 from justicelab.synth import generate_state
 from justicelab.warehouse import Warehouse
@@ -27,3 +27,8 @@ def test_indicators_agree_between_duckdb_and_postgres(tmp_path, pg_url):
                 assert x.keys() == y.keys()
                 for k in x:
                     assert x[k] == pytest.approx(y[k]) if isinstance(x[k], float) else x[k] == y[k], (name, k)
+        a = trend(pg, "arrest_rate", ["county"]).to_pyarrow().to_pylist()
+        b = trend(dd, "arrest_rate", ["county"]).to_pyarrow().to_pylist()
+        assert len(a) == len(b) == 58
+        for x, y in zip(a, b, strict=True):
+            assert x["county"] == y["county"] and x["annual_pct_change"] == pytest.approx(y["annual_pct_change"])

@@ -8,7 +8,7 @@ import typer
 
 from justicelab.cli.context import open_warehouse
 from justicelab.cli.output import Format, FormatOption, console, emit, emit_mapping
-from justicelab.indicators import IndicatorError, compute_arrow
+from justicelab.indicators import IndicatorError, compute_arrow, execute, trend
 from justicelab.standard import load_standard
 
 app = typer.Typer(help="Indicators: definitions and values, by year, county, agency and more.",
@@ -80,6 +80,8 @@ def compute_cmd(
     by: str = typer.Option("year", "--by", help="Comma-separated breakdowns, e.g. year,county."),
     where: list[str] = typer.Option(None, "--where", help="Filter, e.g. year=2022 or county=alameda,kern."),
     change: bool = typer.Option(False, "--change", help="Add year-over-year change (needs year in --by)."),
+    show_trend: bool = typer.Option(False, "--trend", help="One row per group: first/last year and average "
+                                    "annual change (--where year=2013,...,2022 picks the span)."),
     fmt: Format = FormatOption,
 ) -> None:
     """Compute an indicator: rates from summed counts, the population vintage used, unstable figures flagged.
@@ -87,10 +89,14 @@ def compute_cmd(
     Examples:
       justicelab indicators compute violent_crime_rate --by year --format csv
       justicelab indicators compute clearance_rate --by year,county --where year=2022 --where offense=violent
+      justicelab indicators compute violent_crime_rate --by county --trend --where year=2013,2022
     """
     dims = [d.strip() for d in by.split(",") if d.strip()]
     with open_warehouse() as (_, wh):
-        table = compute_arrow(wh, name, dims, parse_where(where), change=change)
+        if show_trend:
+            table = execute(wh, trend(wh, name, dims, parse_where(where)))
+        else:
+            table = compute_arrow(wh, name, dims, parse_where(where), change=change)
     if fmt is Format.table:
         rounded = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()} for r in table.to_pylist()]
         emit(rounded, fmt, load_standard().indicator(name).title)

@@ -13,6 +13,7 @@ from justicelab.indicators.engine import (
     compute_arrow,
     execute,
     population_base,
+    trend,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "compute_arrow",
     "execute",
     "population_base",
+    "trend",
 ]

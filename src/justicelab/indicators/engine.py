@@ -286,6 +286,29 @@ def execute(warehouse: Warehouse, expr: ir.Table) -> pa.Table:
     return expr.to_pyarrow()
 
 
+def trend(warehouse: Warehouse, indicator: str, by: Sequence[str] = (),
+          where: Mapping[str, Sequence[Any]] | None = None, *, standard: Standard | None = None) -> ir.Table:
+    """The multi-year trend per group, from the same yearly answers: first and last year with a value,
+    their values, the total change and the average annual change (compound) in percent."""
+    others = [d for d in by if d != "year"]
+    yearly = compute(warehouse, indicator, ["year", *others], where, standard=standard)
+    yearly = yearly.filter(yearly.value.notnull())
+    agg = {
+        "first_year": yearly.year.min(), "last_year": yearly.year.max(),
+        "first_value": yearly.value.argmin(yearly.year), "last_value": yearly.value.argmax(yearly.year),
+        "unstable_years": ibis.cases((yearly.unstable, 1), else_=0).sum(),
+    }
+    t = yearly.group_by(others).aggregate(**agg) if others else yearly.aggregate(**agg)
+    span = (t.last_year - t.first_year).cast("float64")
+    ok = (t.first_value > 0) & (span > 0)
+    return t.mutate(
+        total_pct_change=ibis.cases((t.first_value > 0, (t.last_value / t.first_value - 1) * 100),
+                                    else_=ibis.null()),
+        annual_pct_change=ibis.cases((ok, ((t.last_value / t.first_value) ** (1 / span) - 1) * 100),
+                                     else_=ibis.null()),
+    ).order_by(others or ["first_year"])
+
+
 _SQL_CACHE: OrderedDict[tuple[Any, ...], str] = OrderedDict()
 _SQL_CACHE_SIZE = 512
 
