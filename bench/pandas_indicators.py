@@ -35,7 +35,8 @@ def _measure(df: pd.DataFrame, m: Measure, ind: Indicator, by: Sequence[str],
         df = df[df[col].isin(values)]
     for col, values in m.exclude.items():
         df = df[~df[col].isin(values) | df[col].isna()]
-    df = df.assign(**{d: _dim(df, ind.dimensions[d]) for d in {*by, *where}})
+    mapping = m.dimensions if m.dimensions is not None else ind.dimensions
+    df = df.assign(**{d: _dim(df, mapping[d]) for d in {*by, *where}})
     for d, values in where.items():
         df = df[df[d].isin(values)]
     if m.aggregate == "sum":

@@ -86,3 +86,25 @@ def test_cached_answers_follow_new_data(tmp_path):
         assert compute_arrow(wh, "custody_deaths", ["year"]).to_pylist() == first  # from the cache
         wh.execute("INSERT INTO custody_death (_record_id, death_id, date_of_death) VALUES ('b', '2', '2020-02-01')")
         assert compute_arrow(wh, "custody_deaths", ["year"]).to_pylist()[0]["numerator"] == 2  # data, not SQL
+
+
+def test_officers_assaulted_per_100_sworn_officers(tmp_path):
+    """A denominator from another table (personnel) with its own columns for the same dimensions."""
+    from justicelab.indicators import compute_arrow
+    from justicelab.standard import load_standard
+    from justicelab.warehouse import Warehouse, ensure_entity_table, ensure_ingest_tables
+
+    std = load_standard()
+    with Warehouse.open(str(tmp_path / "wh.duckdb")) as wh:
+        ensure_ingest_tables(wh)
+        for name in ("officer_assault", "personnel"):
+            ensure_entity_table(wh, std.entity(name))
+        wh.execute("INSERT INTO personnel (_record_id, agency_code, county, year, category, count) VALUES "
+                   "('1', 'county:kern', 'kern', 2016, 'le_sworn', 1500), "
+                   "('2', 'county:kern', 'kern', 2016, 'le_nonsworn', 900), "
+                   "('3', 'county:inyo', 'inyo', 2016, 'le_sworn', 60)")
+        wh.execute("INSERT INTO officer_assault (_record_id, assault_id, incident_date, county) "
+                   "SELECT 'a' || i, CAST(i AS VARCHAR), DATE '2016-03-01', 'kern' FROM range(45) t(i)")
+        rows = {r["county"]: r for r in compute_arrow(wh, "officers_assaulted_rate", ["year", "county"]).to_pylist()}
+    assert rows["kern"]["value"] == pytest.approx(45 / 1500 * 100)  # civilians are not in the denominator
+    assert rows["inyo"]["value"] == 0 and rows["inyo"]["unstable_reason"] == "denominator below 100"

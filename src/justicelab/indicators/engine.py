@@ -73,7 +73,11 @@ def _filtered(t: ir.Table, measure: Measure) -> ir.Table:
 def _aggregate(t: ir.Table, measure: Measure, ind: Indicator, by: Sequence[str],
                where: Mapping[str, Sequence[Any]], name: str) -> ir.Table:
     t = _filtered(t, measure)
-    dims = {d: _dimension_expr(t, ind.dimensions[d]) for d in {*by, *where}}
+    mapping = measure.dimensions if measure.dimensions is not None else ind.dimensions
+    missing = [d for d in {*by, *where} if d not in mapping]
+    if missing:
+        raise IndicatorError(f"{ind.name}: {measure.table} cannot be broken down by {', '.join(sorted(missing))}")
+    dims = {d: _dimension_expr(t, mapping[d]) for d in {*by, *where}}
     t = t.mutate(**dims)
     for d, values in where.items():
         t = t.filter(t[d].isin(list(values)))

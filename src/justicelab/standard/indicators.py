@@ -51,6 +51,10 @@ class Measure(_Strict):
     exclude: dict[str, list[str | int | bool]] = Field(
         default_factory=dict, description="column -> values that take a row out"
     )
+    dimensions: dict[str, Dimension] | None = Field(
+        None, description="How this measure's own table gives each dimension, when it is not the numerator's "
+        "table (e.g. sworn officers by county and year from personnel)."
+    )
 
     @model_validator(mode="after")
     def _column(self) -> Measure:

@@ -74,9 +74,12 @@ class Standard:
             if m.table not in self.entities:
                 raise StandardError(f"{where}: unknown table {m.table!r}")
             names = self.entities[m.table].field_names()
-            for col in [m.column, *m.include, *m.exclude]:
+            dim_cols = [d.column or d.year_of or d.bands_of for d in (m.dimensions or {}).values()]
+            for col in [m.column, *m.include, *m.exclude, *dim_cols]:
                 if col and col not in names:
                     raise StandardError(f"{where}: {m.table} has no field {col!r}")
+            if m.dimensions is not None and set(m.dimensions) - set(ind.dimensions):
+                raise StandardError(f"{where}: {m.table} maps dimensions the indicator does not have")
             for col, values in [*m.include.items(), *m.exclude.items()]:
                 f = self.entities[m.table].field(col)
                 if f.codelist:
