@@ -135,6 +135,7 @@ class Standard:
             fields=tuple(fields),
             rules=tuple(entity.rules),
             default_key=tuple(entity.default_key),
+            includes=tuple(entity.includes),
         )
 
     def entity(self, name: str) -> ResolvedEntity:

@@ -187,6 +187,8 @@ class ResolvedEntity(BaseModel):
     fields: tuple[FieldDef, ...]
     rules: tuple[CompareRule, ...]
     default_key: tuple[str, ...]
+    #: The field groups it includes (``person`` marks a person-bearing record the person index links).
+    includes: tuple[str, ...] = ()
 
     def field(self, name: str) -> FieldDef:
         for f in self.fields:

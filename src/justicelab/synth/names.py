@@ -20,6 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from justicelab.standard.reference import given_name_variants
+
 DATA_DIR = Path(__file__).with_name("data")
 
 #: Standard race/ethnicity codes; the index of a code is how arrays store it.
@@ -136,8 +138,8 @@ def _read_csv(name: str) -> list[dict[str, str]]:
 
 
 def read_nicknames() -> list[tuple[str, str]]:
-    """(given name, nickname) pairs from ``data/nicknames.csv``; given names are ASCII upper case."""
-    return [(row["name"], row["nickname"]) for row in _read_csv("nicknames.csv")]
+    """(given name, nickname) pairs from the standard's reference table; ASCII upper case."""
+    return list(given_name_variants())
 
 
 @dataclass(frozen=True)

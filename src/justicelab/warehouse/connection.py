@@ -137,6 +137,28 @@ class Warehouse:
             while chunk := fh.read(1 << 20):
                 copy.write(chunk)
 
+    def insert_arrow(self, table: str, rows: Any) -> None:
+        """Append an Arrow table to ``table``, matching columns by name (inside the current transaction)."""
+        if rows.num_rows == 0:
+            return
+        cols = ", ".join(f'"{c}"' for c in rows.column_names)
+        if self.kind == "duckdb":
+            view = f"jl_insert_{id(rows)}"
+            self.raw.register(view, rows)
+            try:
+                self.raw.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM "{view}"')
+            finally:
+                self.raw.unregister(view)
+            return
+        import tempfile
+
+        import pyarrow.csv as pacsv
+
+        with tempfile.TemporaryDirectory(prefix="jl-insert-") as tmp:
+            path = Path(tmp) / "rows.csv"
+            pacsv.write_csv(rows, path)
+            self.copy_in(table, rows.column_names, path)
+
     def __enter__(self) -> Warehouse:
         return self
 
