@@ -15,13 +15,14 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
-# Builds a demo workspace from a synthetic city and ingests every department's extract.
+# Builds a demo workspace from a synthetic city, ingests every department's extract and links the people.
 demo: $(STAMP)
 	rm -rf demo
 	$(BIN)/justicelab init demo
 	cd demo && ../$(BIN)/justicelab synth city data --people 20000 --years 6 --seed 1 --register
 	cd demo && ../$(BIN)/justicelab ingest --all
 	cd demo && ../$(BIN)/justicelab status
+	cd demo && ../$(BIN)/justicelab link run
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q

@@ -7,6 +7,7 @@ import typer
 from justicelab.cli import (
     indicators_cmd,
     ingest_cmd,
+    link_cmd,
     openjustice_cmd,
     quality_cmd,
     quarantine_cmd,
@@ -33,3 +34,5 @@ app.add_typer(source_cmd.app, name="source")
 app.add_typer(indicators_cmd.app, name="indicators")
 app.add_typer(quality_cmd.app, name="quality")
 app.add_typer(openjustice_cmd.app, name="openjustice")
+app.add_typer(link_cmd.app, name="link")
+app.add_typer(link_cmd.person_app, name="person")

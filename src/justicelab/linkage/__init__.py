@@ -1,0 +1,24 @@
+"""The person index: probabilistic linkage of every person-bearing record on Splink.
+
+Public surface: :func:`link_run`, :func:`evaluate`, :func:`explain`, :func:`status`,
+:func:`person_records`, the review functions, and :class:`LinkageError`.
+"""
+
+from justicelab.linkage.evaluate import evaluate
+from justicelab.linkage.explain import explain
+from justicelab.linkage.review import decide, list_reviews, show_review
+from justicelab.linkage.run import LinkageError, RunSummary, link_run
+from justicelab.linkage.status import person_records, status
+
+__all__ = [
+    "LinkageError",
+    "RunSummary",
+    "decide",
+    "evaluate",
+    "explain",
+    "link_run",
+    "list_reviews",
+    "person_records",
+    "show_review",
+    "status",
+]

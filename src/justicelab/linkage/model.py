@@ -1,0 +1,169 @@
+"""The Splink model for justice records: comparisons, blocking and unsupervised training.
+
+Every comparison is written for how agencies actually record people (see ``synth.recording`` for the
+same habits, simulated): nicknames and initials, typos, two-part surnames kept in part or with another
+separator, first and last names entered the wrong way round, dates of birth with day and month swapped,
+digits transposed or a year off, stale addresses, and each source's own person number.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import splink.comparison_library as cl
+from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+#: Version of the comparisons and blocking below, recorded with every run.
+MODEL_VERSION = "justice-person-v1"
+
+_JW = "jaro_winkler_similarity"
+
+
+def _level(sql: str, label: str, *, null: bool = False, tf: str | None = None) -> dict[str, Any]:
+    level: dict[str, Any] = {"sql_condition": sql, "label_for_charts": label}
+    if null:
+        level["is_null_level"] = True
+    if tf:
+        level.update(tf_adjustment_column=tf, tf_adjustment_weight=1.0, tf_minimum_u_value=0.0001)
+    return level
+
+
+_ELSE = _level("ELSE", "all other")
+_FORMS = "len(list_intersect(first_forms_l, first_forms_r)) > 0"
+_SAME_LAST = "last_squashed_l = last_squashed_r"
+
+
+def name_comparison() -> cl.CustomComparison:
+    """Given name and surname together, so that swapped names and surname changes have levels of their own."""
+    return cl.CustomComparison(
+        output_column_name="name",
+        comparison_description="given name and surname",
+        comparison_levels=[
+            _level("last_squashed_l IS NULL OR last_squashed_r IS NULL", "surname missing", null=True),
+            _level(f"first_name_l = first_name_r AND {_SAME_LAST}", "exact", tf="last_squashed"),
+            _level("list_contains(last_parts_r, first_token_l) AND list_contains(last_parts_l, first_token_r) "
+                   "AND first_token_l <> first_token_r", "given name and surname swapped"),
+            _level(f"{_SAME_LAST} AND {_FORMS}", "same surname, given name a variant (nickname)",
+                   tf="last_squashed"),
+            _level(f"{_SAME_LAST} AND {_JW}(first_token_l, first_token_r) >= 0.88",
+                   "same surname, given name close (typo)"),
+            _level(f"({_JW}(last_squashed_l, last_squashed_r) >= 0.9 "
+                   f"OR len(list_intersect(last_parts_l, last_parts_r)) > 0) "
+                   f"AND ({_FORMS} OR {_JW}(first_token_l, first_token_r) >= 0.88)",
+                   "surname close or sharing a part, given name same or close"),
+            _level(f"{_SAME_LAST} AND left(first_token_l, 1) = left(first_token_r, 1)",
+                   "same surname, same initial"),
+            _level(_FORMS, "same given name, different surname"),
+            _level(_SAME_LAST, "same surname only"),
+            _ELSE,
+        ],
+    )
+
+
+def dob_comparison() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="date_of_birth",
+        comparison_description="date of birth",
+        comparison_levels=[
+            _level("dob_l IS NULL OR dob_r IS NULL", "missing", null=True),
+            _level("dob_l = dob_r", "exact"),
+            _level("year(dob_l) = year(dob_r) AND month(dob_l) = day(dob_r) AND day(dob_l) = month(dob_r)",
+                   "day and month swapped"),
+            _level("damerau_levenshtein(dob_text_l, dob_text_r) <= 1", "one digit wrong or two transposed"),
+            _level("abs(year(dob_l) - year(dob_r)) = 1 AND month(dob_l) = month(dob_r) "
+                   "AND day(dob_l) = day(dob_r)", "year one off"),
+            _level("year(dob_l) = year(dob_r)", "same year"),
+            _ELSE,
+        ],
+    )
+
+
+def _exact(column: str, label: str) -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name=column,
+        comparison_description=label,
+        comparison_levels=[
+            _level(f"{column}_l IS NULL OR {column}_r IS NULL", "missing", null=True),
+            _level(f"{column}_l = {column}_r", "same"),
+            _ELSE,
+        ],
+    )
+
+
+def address_comparison() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="address",
+        comparison_description="residential address (house number and street) and ZIP code",
+        comparison_levels=[
+            _level("(address_l IS NULL OR address_r IS NULL) AND (zip_l IS NULL OR zip_r IS NULL)", "missing",
+                   null=True),
+            _level("address_l = address_r", "same address", tf="address"),
+            _level(f"{_JW}(address_l, address_r) >= 0.92", "address close (typo)"),
+            _level("zip_l = zip_r", "same ZIP code"),
+            _ELSE,
+        ],
+    )
+
+
+def source_id_comparison() -> cl.CustomComparison:
+    """The source's own person number: the same one is near-proof; two different ones in the same source
+    are evidence against (a jail gives a person one number). Across sources the numbers say nothing."""
+    return cl.CustomComparison(
+        output_column_name="source_person_id",
+        comparison_description="the source's own person id (within one source only)",
+        comparison_levels=[
+            _level("source_person_id_l IS NULL OR source_person_id_r IS NULL OR source_l <> source_r",
+                   "not comparable", null=True),
+            _level("source_person_id_l = source_person_id_r", "same id in the same source"),
+            _ELSE,
+        ],
+    )
+
+
+#: Pairs are only scored if they agree on one of these (together they find nearly every true pair).
+PREDICT_BLOCKING: list[Any] = [
+    block_on("dob"),
+    block_on("last_squashed", "first_token"),
+    block_on("source_person_id"),
+    block_on("first_token", "zip"),
+    block_on("birth_year", "substr(last_squashed, 1, 2)", "substr(first_token, 1, 1)"),
+]
+
+
+def settings() -> SettingsCreator:
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=[
+            name_comparison(), dob_comparison(), _exact("sex", "sex"), _exact("race", "race and ethnicity"),
+            address_comparison(), source_id_comparison(),
+        ],
+        blocking_rules_to_generate_predictions=PREDICT_BLOCKING,
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=True,
+        additional_columns_to_retain=["source", "entity"],
+    )
+
+
+def connect(con: Any) -> DuckDBAPI:
+    return DuckDBAPI(connection=con)
+
+
+def train(con: Any, table: str, *, max_u_pairs: float = 2e6, seed: int = 1) -> Linker:
+    """A linker over ``table`` trained without labels: the prior from near-certain pairs, u from random
+    pairs, m by expectation maximisation in two passes whose blocking leaves every comparison trained."""
+    db_api = connect(con)
+    linker = Linker(db_api.register(table, table_name="jl_link_input"), settings(), log_level=None)
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("first_name", "last_squashed", "dob")], recall=0.8)
+    linker.training.estimate_u_using_random_sampling(max_pairs=max_u_pairs, seed=seed)
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob"))
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("last_squashed", "first_token"))
+    return linker
+
+
+def load(con: Any, table: str, model_json: dict[str, Any]) -> tuple[Linker, DuckDBAPI]:
+    """A linker over ``table`` with a saved model (for explanations and incremental runs), and the
+    database API it runs on (to register further tables)."""
+    db_api = connect(con)
+    return Linker(db_api.register(table, table_name="jl_link_input"), model_json, log_level=None), db_api

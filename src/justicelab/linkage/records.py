@@ -1,0 +1,117 @@
+"""The records the person index links: every person-bearing row of the warehouse, standardised once.
+
+Every entity that includes the standard's ``person`` group contributes its rows. Standardisation runs in
+DuckDB (the engine Splink runs on): upper case without accents or punctuation, surnames also as their
+parts (GARCIA-LOPEZ -> [GARCIA, LOPEZ]) and squashed (GARCIALOPEZ), given names with every standard
+form they may be a variant of (BOB -> [BOB, ROBERT]), dates of birth also as text for edit distances,
+house-number-and-street addresses without the unit, no-fixed-address markers as missing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import pyarrow as pa
+
+from justicelab.standard import Standard, load_standard
+from justicelab.standard.reference import given_name_variants
+from justicelab.warehouse import Warehouse
+
+#: The person fields the linkage reads from each entity table (absent ones are read as null).
+PERSON_FIELDS = ("source_person_id", "first_name", "middle_name", "last_name", "date_of_birth", "sex",
+                 "race_ethnicity", "address", "zip")
+
+#: What a no-fixed-address record carries instead of an address.
+NO_ADDRESS = ("HOMELESS", "TRANSIENT", "NO FIXED ADDRESS", "NFA", "UNKNOWN", "NONE", "UNHOUSED",
+              "NO ADDRESS", "REFUSED")
+
+
+def person_entities(warehouse: Warehouse, standard: Standard | None = None) -> list[str]:
+    """Entity tables that carry the person group and exist in the warehouse, in a stable order."""
+    standard = standard or load_standard()
+    tables = set(warehouse.ibis.list_tables())
+    return sorted(name for name, e in standard.entities.items() if "person" in e.includes and name in tables)
+
+
+def gather(warehouse: Warehouse, standard: Standard | None = None) -> pa.Table:
+    """One Arrow table of every person-bearing record: ``unique_id`` (the record id), source, entity
+    and the raw person fields. Runs through Ibis, so it reads DuckDB and PostgreSQL warehouses alike."""
+    parts: list[ibis.Table] = []
+    for entity in person_entities(warehouse, standard):
+        t = warehouse.ibis.table(entity)
+        cols: dict[str, Any] = {
+            "unique_id": t["_record_id"], "source": t["_source"], "entity": ibis.literal(entity),
+        }
+        for f in PERSON_FIELDS:
+            kind = "date" if f == "date_of_birth" else "string"
+            cols[f] = t[f].cast(kind) if f in t.columns else ibis.null(kind)
+        parts.append(t.select(**cols))
+    if not parts:
+        fields = [(c, pa.string()) for c in ("unique_id", "source", "entity", *PERSON_FIELDS)]
+        return pa.schema([(c, pa.date32() if c == "date_of_birth" else t) for c, t in fields]).empty_table()
+    union = parts[0] if len(parts) == 1 else ibis.union(*parts)
+    # A fixed order: training samples rows, and the same data must give the same index on any warehouse.
+    return union.order_by("unique_id").to_pyarrow()
+
+
+def _clean(expr: str) -> str:
+    """Upper case, accents folded, anything but letters, spaces and hyphens dropped, spaces squeezed."""
+    return (f"nullif(trim(regexp_replace(regexp_replace(upper(strip_accents(coalesce({expr}, ''))), "
+            f"'[^A-Z -]', '', 'g'), '\\s+', ' ', 'g')), '')")
+
+
+def standardise(con: Any, raw_table: str, out_table: str) -> None:
+    """Create ``out_table`` in the DuckDB connection ``con`` from ``raw_table`` (the :func:`gather` shape).
+
+    Records with no usable identifiers (neither a surname with a given name or date of birth, nor the
+    source's own person id) get ``linkable = false``: they are kept and reported, never linked.
+    """
+    pairs = given_name_variants()
+    con.execute("CREATE OR REPLACE TEMP TABLE jl_name_variants (name VARCHAR, variant VARCHAR)")
+    if pairs:
+        con.executemany("INSERT INTO jl_name_variants VALUES (?, ?)", [list(p) for p in pairs])
+    no_address = ", ".join(f"'{a}'" for a in NO_ADDRESS)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE jl_clean AS
+        SELECT unique_id, source, entity,
+               nullif(trim(upper(source_person_id)), '') AS spid,
+               {_clean('first_name')} AS first_name,
+               {_clean('middle_name')} AS middle_name,
+               {_clean('last_name')} AS last_name,
+               date_of_birth AS dob,
+               CASE WHEN upper(sex) IN ('M', 'F', 'X') THEN upper(sex) END AS sex,
+               CASE WHEN lower(race_ethnicity) NOT IN ('unknown', 'other_unknown', '') THEN lower(race_ethnicity)
+                    END AS race,
+               nullif(trim(regexp_replace(regexp_replace(upper(coalesce(address, '')),
+                      '\\s+(APT|UNIT|STE|SUITE|#|SPC|RM)\\b.*$', ''), '\\s+', ' ', 'g')), '') AS address_raw,
+               CASE WHEN regexp_full_match(trim(coalesce(zip, '')), '[0-9]{{5}}') THEN trim(zip) END AS zip
+        FROM {raw_table}
+    """)
+    con.execute(f"""
+        CREATE OR REPLACE TABLE {out_table} AS
+        WITH variants AS (
+            -- every standard form a given name may stand for, itself included
+            SELECT variant AS name, list(DISTINCT name ORDER BY name) AS forms FROM jl_name_variants GROUP BY variant
+        )
+        SELECT c.unique_id, c.source, c.entity,
+               CASE WHEN c.spid IS NOT NULL THEN c.source || ':' || c.spid END AS source_person_id,
+               c.first_name,
+               split_part(c.first_name, ' ', 1) AS first_token,
+               list_distinct(list_append(coalesce(v.forms, []), split_part(c.first_name, ' ', 1))) AS first_forms,
+               c.middle_name,
+               c.last_name,
+               replace(replace(c.last_name, ' ', ''), '-', '') AS last_squashed,
+               list_filter(string_split_regex(c.last_name, '[ -]+'), x -> length(x) > 1) AS last_parts,
+               c.dob,
+               strftime(c.dob, '%Y-%m-%d') AS dob_text,
+               year(c.dob) AS birth_year,
+               c.sex, c.race,
+               CASE WHEN c.address_raw NOT IN ({no_address}) THEN c.address_raw END AS address,
+               c.zip,
+               (c.spid IS NOT NULL OR (c.last_name IS NOT NULL AND (c.first_name IS NOT NULL OR c.dob IS NOT NULL)))
+                   AS linkable
+        FROM jl_clean c
+        LEFT JOIN variants v ON v.name = split_part(c.first_name, ' ', 1)
+    """)
+    con.execute("DROP TABLE jl_clean")

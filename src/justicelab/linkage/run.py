@@ -1,0 +1,251 @@
+"""``justicelab link run``: link every person-bearing record in the warehouse into the person index.
+
+The work happens in a private in-memory DuckDB (Splink's engine) whatever the warehouse is; only the
+results go back, in one transaction, so a failed run leaves the previous index untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from justicelab.errors import JusticelabError
+from justicelab.linkage import clusters, model, store
+from justicelab.linkage.records import gather, standardise
+from justicelab.warehouse import Warehouse
+
+#: Links at or above this probability are accepted (chosen once, on synthetic data, never per dataset).
+THRESHOLD = 0.9
+#: Pairs between this and :data:`THRESHOLD` that leave two persons apart go to clerical review.
+REVIEW_LOW = 0.5
+
+Progress = Callable[[str], None]
+
+
+class LinkageError(JusticelabError):
+    """The person index cannot be built or changed as asked."""
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    records: int
+    unlinkable: int
+    pairs_scored: int
+    links: int
+    persons: int
+    reviews_added: int
+    events: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_rows(self) -> list[dict[str, Any]]:
+        rows = [
+            {"measure": "run", "value": self.run_id},
+            {"measure": "records", "value": self.records},
+            {"measure": "records without usable identifiers (kept, not linked)", "value": self.unlinkable},
+            {"measure": "pairs scored", "value": self.pairs_scored},
+            {"measure": f"links accepted (probability >= {THRESHOLD})", "value": self.links},
+            {"measure": "persons", "value": self.persons},
+            {"measure": "pairs added to the review queue", "value": self.reviews_added},
+        ]
+        rows += [{"measure": f"person ids {k}", "value": v} for k, v in sorted(self.events.items())]
+        rows += [{"measure": "note", "value": n} for n in self.notes]
+        rows.append({"measure": "seconds", "value": round(self.seconds, 1)})
+        return rows
+
+
+def _levels_sql(settings: dict[str, Any]) -> str:
+    """A SQL expression giving each scored pair its comparison levels and weights as JSON text."""
+    parts = []
+    for comp in settings["comparisons"]:
+        name = comp["output_column_name"]
+        levels = comp["comparison_levels"]
+        non_null = [lv for lv in levels if not lv.get("is_null_level")]
+        cases = " ".join(
+            f"WHEN gamma_{name} = {len(non_null) - 1 - i} THEN '{lv['label_for_charts']}'"
+            for i, lv in enumerate(non_null))
+        label = f"CASE WHEN gamma_{name} = -1 THEN 'missing or not comparable' {cases} END"
+        weight = f"mw_{name}" + (f" + coalesce(mw_tf_adj_{name}, 0)" if any(
+            lv.get("tf_adjustment_column") for lv in levels) else "")
+        parts.append(f"'{name}', json_object('level', {label}, 'weight', round({weight}, 3))")
+    return f"CAST(json_object({', '.join(parts)}) AS VARCHAR)"
+
+
+def _decisions(warehouse: Warehouse, known: set[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]],
+                                                                list[str]]:
+    """Reviewers' decisions still applicable, and a note for each that names a record no longer there."""
+    must: list[tuple[str, str]] = []
+    cannot: list[tuple[str, str]] = []
+    notes: list[str] = []
+    if not warehouse.has_table(store.DECISIONS):
+        return must, cannot, notes
+    rows = warehouse.ibis.table(store.DECISIONS).order_by("decision_id").to_pyarrow().to_pylist()
+    for d in rows:
+        missing = [r for r in (d["record_l"], d["record_r"]) if r not in known]
+        if missing:
+            notes.append(f"decision {d['decision_id']} ({d['decision']}) not applied: record "
+                         f"{', '.join(missing)} no longer exists")
+            continue
+        (must if d["decision"] == "must_link" else cannot).append((d["record_l"], d["record_r"]))
+    return must, cannot, notes
+
+
+def link_run(warehouse: Warehouse, *, progress: Progress | None = None, max_u_pairs: float = 2e6) -> RunSummary:
+    """Link everything ingested; returns what the run did."""
+    say = progress or (lambda _msg: None)
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    store.ensure_link_tables(warehouse)
+    say("gathering person-bearing records")
+    raw = gather(warehouse)
+    if raw.num_rows == 0:
+        raise LinkageError("nothing to link: no person-bearing records have been ingested (see `justicelab status`)")
+    con: Any = duckdb.connect()
+    try:
+        con.register("jl_raw", raw)
+        standardise(con, "jl_raw", "jl_records")
+        con.unregister("jl_raw")
+        con.execute("CREATE TABLE jl_link_input AS SELECT * FROM jl_records WHERE linkable")
+        known = {r for (r,) in con.execute("SELECT unique_id FROM jl_records").fetchall()}
+        must, cannot, notes = _decisions(warehouse, known)
+        linkable = int(con.execute("SELECT count(*) FROM jl_link_input").fetchone()[0])
+        if linkable < 2:
+            raise LinkageError(f"only {linkable} record(s) carry usable identifiers; nothing can be linked yet")
+
+        say(f"training the model on {linkable:,} records (unsupervised)")
+        linker = model.train(con, "jl_link_input", max_u_pairs=max_u_pairs)
+        settings = linker.misc.save_model_to_json()
+        say("scoring candidate pairs")
+        pred = linker.inference.predict(threshold_match_probability=REVIEW_LOW / 10)
+        con.execute(f"""CREATE TABLE jl_pairs AS SELECT unique_id_l, unique_id_r, match_probability, match_weight,
+                        {_levels_sql(settings)} AS levels FROM {pred.physical_name}""")
+        pairs_scored = int(con.execute("SELECT count(*) FROM jl_pairs").fetchone()[0])
+
+        say("clustering")
+        decided = pa.table({
+            "unique_id_l": [a for a, _ in must + cannot], "unique_id_r": [b for _, b in must + cannot],
+            "decision": ["must_link"] * len(must) + ["cannot_link"] * len(cannot)})
+        con.register("jl_decided_arrow", decided)
+        con.execute("CREATE TABLE jl_decided AS SELECT * FROM jl_decided_arrow")
+        con.execute(f"""
+            CREATE TABLE jl_edges AS
+            WITH model_links AS (
+                SELECT unique_id_l, unique_id_r, match_probability, match_weight, levels, 'model' AS basis
+                FROM jl_pairs WHERE match_probability >= {THRESHOLD}),
+            forced AS (   -- a source's own person number is deterministic within that source
+                SELECT first_id AS unique_id_l, unique_id AS unique_id_r, 1.0 AS match_probability,
+                       NULL::DOUBLE AS match_weight, NULL::VARCHAR AS levels, 'same source person id' AS basis
+                FROM (SELECT unique_id, min(unique_id) OVER (PARTITION BY source_person_id) AS first_id
+                      FROM jl_link_input WHERE source_person_id IS NOT NULL)
+                WHERE first_id <> unique_id
+                UNION ALL
+                SELECT unique_id_l, unique_id_r, 1.0, NULL, NULL, 'reviewer: must link' FROM jl_decided
+                WHERE decision = 'must_link'),
+            all_edges AS (SELECT * FROM model_links UNION ALL SELECT * FROM forced)
+            SELECT e.* FROM all_edges e
+            WHERE NOT EXISTS (SELECT 1 FROM jl_decided d WHERE d.decision = 'cannot_link'
+                              AND ((d.unique_id_l = e.unique_id_l AND d.unique_id_r = e.unique_id_r)
+                                OR (d.unique_id_l = e.unique_id_r AND d.unique_id_r = e.unique_id_l)))
+        """)
+        links = int(con.execute("SELECT count(*) FROM jl_edges").fetchone()[0])
+        con.execute("CREATE TABLE jl_nodes AS SELECT unique_id FROM jl_link_input")
+        cluster_of = clusters.connected_components(con, "jl_nodes", "jl_edges")
+        if cannot:
+            edges = con.execute("SELECT unique_id_l, unique_id_r, match_probability FROM jl_edges").fetchall()
+            rebuilt = clusters.enforce_cannot_links(cluster_of, edges, cannot)
+            if rebuilt:
+                notes.append(f"{rebuilt} cluster(s) rebuilt to honour cannot-link decisions")
+        # Records without usable identifiers are persons of their own until someone adds identifiers.
+        for (rec,) in con.execute("SELECT unique_id FROM jl_records WHERE NOT linkable").fetchall():
+            cluster_of[rec] = f"unlinkable:{rec}"
+
+        say("assigning stable person ids")
+        previous = store.person_ids(warehouse)
+        used = [int(p.removeprefix(clusters.ID_PREFIX)) for p in previous.values()
+                if p.startswith(clusters.ID_PREFIX) and p.removeprefix(clusters.ID_PREFIX).isdigit()]
+        history_numbers = warehouse.execute(
+            f"SELECT person_id FROM {store.HISTORY}") if warehouse.has_table(store.HISTORY) else []
+        used += [int(p.removeprefix(clusters.ID_PREFIX)) for (p,) in history_numbers
+                 if p and p.startswith(clusters.ID_PREFIX) and p.removeprefix(clusters.ID_PREFIX).isdigit()]
+        person_of, events = clusters.assign_person_ids(cluster_of, previous, max(used, default=0) + 1)
+        persons = len(set(person_of.values()))
+
+        # Reviews: uncertain pairs that leave two persons apart, one per pair of persons (the strongest).
+        ids = pa.table({"unique_id": list(cluster_of), "person_id": [person_of[c] for c in cluster_of.values()]})
+        con.register("jl_ids_arrow", ids)
+        con.execute("CREATE TABLE jl_ids AS SELECT * FROM jl_ids_arrow")
+        con.unregister("jl_ids_arrow")
+        con.execute(f"""
+            CREATE TABLE jl_band AS
+            WITH left_side AS MATERIALIZED (
+                SELECT p.*, a.person_id AS person_l FROM jl_pairs p JOIN jl_ids a ON a.unique_id = p.unique_id_l
+                WHERE p.match_probability >= {REVIEW_LOW}),
+            both_sides AS MATERIALIZED (
+                SELECT l.*, b.person_id AS person_r FROM left_side l JOIN jl_ids b ON b.unique_id = l.unique_id_r)
+            SELECT unique_id_l, unique_id_r, match_probability, match_weight, levels,
+                   least(person_l, person_r) AS pa, greatest(person_l, person_r) AS pb
+            FROM both_sides WHERE person_l <> person_r""")
+        review = con.execute("""
+            SELECT unique_id_l AS record_l, unique_id_r AS record_r, match_probability, match_weight, levels
+            FROM jl_band QUALIFY row_number() OVER (PARTITION BY pa, pb ORDER BY match_probability DESC,
+                                                   unique_id_l, unique_id_r) = 1
+            ORDER BY match_probability DESC, record_l, record_r""").to_arrow_table()
+        index = con.execute("""SELECT r.unique_id AS record_id, i.person_id, r.source, r.entity, r.linkable
+                               FROM jl_records r JOIN jl_ids i USING (unique_id)""").to_arrow_table()
+        accepted = con.execute("""SELECT unique_id_l AS record_l, unique_id_r AS record_r, match_probability,
+                                         match_weight, levels, basis FROM jl_edges""").to_arrow_table()
+    finally:
+        con.close()
+
+    say("writing the person index")
+    with warehouse.transaction():
+        run_id = store.next_id(warehouse, store.RUNS, "run_id")
+        review = _new_reviews(warehouse, review, run_id)
+        warehouse.execute(f'DELETE FROM "{store.PERSON_INDEX}"')
+        warehouse.insert_arrow(store.PERSON_INDEX, index.append_column("run_id", pa.array([run_id] * index.num_rows,
+                                                                                            pa.int64())))
+        warehouse.execute(f'DELETE FROM "{store.PAIRS}"')
+        warehouse.insert_arrow(store.PAIRS, accepted.append_column(
+            "run_id", pa.array([run_id] * accepted.num_rows, pa.int64())))
+        warehouse.insert_arrow(store.REVIEWS, review)
+        warehouse.insert_arrow(store.HISTORY, pa.Table.from_pylist([
+            {"run_id": run_id, "event": e.event, "person_id": e.person_id, "related": ",".join(e.related),
+             "records": e.records, "detail": e.detail} for e in events], schema=pa.schema([
+                ("run_id", pa.int64()), ("event", pa.string()), ("person_id", pa.string()),
+                ("related", pa.string()), ("records", pa.int64()), ("detail", pa.string())])))
+        unlinkable = int(index.num_rows - pc.sum(index["linkable"]).as_py())
+        finished = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        warehouse.insert_arrow(store.RUNS, pa.Table.from_pylist([{
+            "run_id": run_id, "kind": "full", "started_at": started, "finished_at": finished,
+            "model_version": model.MODEL_VERSION, "model_json": json.dumps(settings), "records": index.num_rows,
+            "unlinkable": unlinkable, "pairs_scored": pairs_scored, "links": links, "persons": persons,
+            "threshold": THRESHOLD, "review_low": REVIEW_LOW, "reviews_added": review.num_rows,
+            "notes": "\n".join(notes)}]))
+    counts: dict[str, int] = {}
+    for e in events:
+        counts[e.event] = counts.get(e.event, 0) + 1
+    return RunSummary(run_id, index.num_rows, unlinkable, pairs_scored, links, persons, review.num_rows, counts,
+                      notes, (finished - started).total_seconds())
+
+
+def _new_reviews(warehouse: Warehouse, review: pa.Table, run_id: int) -> pa.Table:
+    """The uncertain pairs not already queued or decided, numbered on from the queue."""
+    seen: set[tuple[str, str]] = set()
+    for table in (store.REVIEWS, store.DECISIONS):
+        for a, b in warehouse.execute(f'SELECT record_l, record_r FROM "{table}"'):
+            seen |= {(a, b), (b, a)}
+    keep = [i for i, (a, b) in enumerate(zip(review["record_l"].to_pylist(), review["record_r"].to_pylist(),
+                                              strict=True)) if (a, b) not in seen]
+    review = review.take(pa.array(keep, pa.int64()))
+    first = store.next_id(warehouse, store.REVIEWS, "review_id")
+    n = review.num_rows
+    return review.append_column("review_id", pa.array(range(first, first + n), pa.int64())).append_column(
+        "run_id", pa.array([run_id] * n, pa.int64())).append_column(
+        "status", pa.array(["pending"] * n, pa.string()))

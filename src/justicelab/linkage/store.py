@@ -1,0 +1,85 @@
+"""Where the person index lives in the warehouse: its tables, and reading them back.
+
+``person_index``   one row per person-bearing record: its person id (or why it could not be linked)
+``link_runs``      one row per run: when, what kind, the trained model, counts, thresholds
+``link_pairs``     the accepted links of the latest run with their match weight and comparison levels
+``person_history`` what each run did to person ids: new, merged, split, retired, and why
+``link_reviews``   the clerical review queue (uncertain pairs with their explanation)
+``link_decisions`` reviewers' must-link and cannot-link decisions, honoured by every later run
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import ibis
+
+from justicelab.warehouse import Warehouse
+
+PERSON_INDEX = "person_index"
+RUNS = "link_runs"
+PAIRS = "link_pairs"
+HISTORY = "person_history"
+REVIEWS = "link_reviews"
+DECISIONS = "link_decisions"
+
+SCHEMAS: dict[str, ibis.Schema] = {
+    PERSON_INDEX: ibis.schema({
+        "record_id": "string", "person_id": "string", "source": "string", "entity": "string",
+        "run_id": "int64", "linkable": "boolean",
+    }),
+    RUNS: ibis.schema({
+        "run_id": "int64", "kind": "string", "started_at": "timestamp", "finished_at": "timestamp",
+        "model_version": "string", "model_json": "string", "records": "int64", "unlinkable": "int64",
+        "pairs_scored": "int64", "links": "int64", "persons": "int64", "threshold": "float64",
+        "review_low": "float64", "reviews_added": "int64", "notes": "string",
+    }),
+    PAIRS: ibis.schema({
+        "run_id": "int64", "record_l": "string", "record_r": "string", "match_probability": "float64",
+        "match_weight": "float64", "levels": "string", "basis": "string",
+    }),
+    HISTORY: ibis.schema({
+        "run_id": "int64", "event": "string", "person_id": "string", "related": "string", "records": "int64",
+        "detail": "string",
+    }),
+    REVIEWS: ibis.schema({
+        "review_id": "int64", "run_id": "int64", "record_l": "string", "record_r": "string",
+        "match_probability": "float64", "match_weight": "float64", "levels": "string", "status": "string",
+        "decided_by": "string", "decided_at": "timestamp", "note": "string",
+    }),
+    DECISIONS: ibis.schema({
+        "decision_id": "int64", "record_l": "string", "record_r": "string", "decision": "string",
+        "decided_by": "string", "decided_at": "timestamp", "review_id": "int64", "note": "string",
+    }),
+}
+
+
+def ensure_link_tables(warehouse: Warehouse) -> None:
+    for name, schema in SCHEMAS.items():
+        warehouse.ensure_table(name, schema)
+
+
+def next_id(warehouse: Warehouse, table: str, column: str) -> int:
+    return int(warehouse.scalar(f'SELECT coalesce(max("{column}"), 0) FROM "{table}"') or 0) + 1
+
+
+def latest_run(warehouse: Warehouse) -> dict[str, Any] | None:
+    """The newest run's row, with its model parsed, or None before the first run."""
+    if not warehouse.has_table(RUNS):
+        return None
+    t = warehouse.ibis.table(RUNS)
+    rows = t.order_by(ibis.desc("run_id")).limit(1).to_pyarrow().to_pylist()
+    if not rows:
+        return None
+    run = rows[0]
+    run["model"] = json.loads(run.pop("model_json"))
+    return dict(run)
+
+
+def person_ids(warehouse: Warehouse) -> dict[str, str]:
+    """record id -> person id, as the index stands."""
+    if not warehouse.has_table(PERSON_INDEX):
+        return {}
+    rows = warehouse.ibis.table(PERSON_INDEX).select("record_id", "person_id").to_pyarrow()
+    return dict(zip(rows["record_id"].to_pylist(), rows["person_id"].to_pylist(), strict=True))
