@@ -7,8 +7,9 @@ Public surface: :func:`link_run`, :func:`evaluate`, :func:`explain`, :func:`stat
 from justicelab.linkage.evaluate import evaluate
 from justicelab.linkage.explain import explain
 from justicelab.linkage.review import decide, list_reviews, show_review
-from justicelab.linkage.run import LinkageError, RunSummary, link_run
+from justicelab.linkage.run import RunSummary, link_run
 from justicelab.linkage.status import person_records, status
+from justicelab.linkage.store import LinkageError
 
 __all__ = [
     "LinkageError",

@@ -24,6 +24,13 @@ from justicelab.linkage.model import connect
 ID_PREFIX = "PER-"
 
 
+def next_number(ids: Iterable[str | None]) -> int:
+    """The number after the highest ``PER-`` id among ``ids``."""
+    numbers = [int(p.removeprefix(ID_PREFIX)) for p in ids
+               if p and p.startswith(ID_PREFIX) and p.removeprefix(ID_PREFIX).isdigit()]
+    return max(numbers, default=0) + 1
+
+
 def connected_components(con: Any, nodes: str, edges: str) -> dict[str, str]:
     """record id -> cluster id for the records in table ``nodes`` (column unique_id) joined by the rows of
     table ``edges`` (unique_id_l, unique_id_r, match_probability, all already accepted)."""

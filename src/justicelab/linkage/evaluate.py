@@ -20,8 +20,8 @@ from typing import Any
 import duckdb
 
 from justicelab.linkage import model, store
-from justicelab.linkage.records import gather, standardise
-from justicelab.linkage.run import LinkageError
+from justicelab.linkage.records import load_standardised
+from justicelab.linkage.store import LinkageError
 from justicelab.warehouse import Warehouse
 
 AGE_BANDS = ((18, "under 18"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (55, "45-54"), (65, "55-64"))
@@ -89,8 +89,7 @@ def evaluate(warehouse: Warehouse, answer_key: Path, people: Path | None = None,
 
 def _blocking_pairs(con: Any, warehouse: Warehouse) -> None:
     """Table ``blocked_true``: the true pairs (record_l < record_r) at least one blocking rule generates."""
-    con.register("jl_raw", gather(warehouse))
-    standardise(con, "jl_raw", "jl_records")
+    load_standardised(con, warehouse, "jl_records")
     rules = " OR ".join(f"({r.get_blocking_rule('duckdb').blocking_rule_sql})" for r in model.PREDICT_BLOCKING)
     con.execute(f"""
         CREATE TABLE blocked_true AS

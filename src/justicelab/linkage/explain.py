@@ -13,8 +13,8 @@ from typing import Any
 import duckdb
 
 from justicelab.linkage import model, store
-from justicelab.linkage.records import gather, standardise
-from justicelab.linkage.run import LinkageError
+from justicelab.linkage.records import load_standardised
+from justicelab.linkage.store import LinkageError
 from justicelab.warehouse import Warehouse
 
 #: Which standardised values each comparison looks at (shown beside its level).
@@ -37,8 +37,7 @@ def explain(warehouse: Warehouse, record_a: str, record_b: str) -> list[dict[str
     settings = run["model"]
     con: Any = duckdb.connect()
     try:
-        con.register("jl_raw", gather(warehouse))
-        standardise(con, "jl_raw", "jl_link_input")
+        load_standardised(con, warehouse, "jl_link_input")
         found = {r for (r,) in con.execute("SELECT unique_id FROM jl_link_input WHERE unique_id IN (?, ?)",
                                            [record_a, record_b]).fetchall()}
         for rec in (record_a, record_b):

@@ -55,6 +55,15 @@ def gather(warehouse: Warehouse, standard: Standard | None = None) -> pa.Table:
     return union.order_by("unique_id").to_pyarrow()
 
 
+def load_standardised(con: Any, warehouse: Warehouse, out_table: str) -> None:
+    """Gather the warehouse's person-bearing records into ``out_table`` of the DuckDB connection, standardised."""
+    con.register("jl_raw", gather(warehouse))
+    try:
+        standardise(con, "jl_raw", out_table)
+    finally:
+        con.unregister("jl_raw")
+
+
 def _clean(expr: str) -> str:
     """Upper case, accents folded, anything but letters, spaces and hyphens dropped, spaces squeezed."""
     return (f"nullif(trim(regexp_replace(regexp_replace(upper(strip_accents(coalesce({expr}, ''))), "

@@ -7,19 +7,12 @@ the warehouse is refused and the review marked stale, never applied blindly.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
-import pyarrow as pa
-
 from justicelab.linkage import store
-from justicelab.linkage.run import LinkageError
+from justicelab.linkage.store import LinkageError, utcnow
 from justicelab.warehouse import Warehouse
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def list_reviews(warehouse: Warehouse, status: str | None = "pending", limit: int = 50) -> list[dict[str, Any]]:
@@ -63,21 +56,17 @@ def decide(warehouse: Warehouse, review_id: int, accept: bool, *, by: str, note:
     with warehouse.transaction():
         if missing:
             warehouse.execute(f"UPDATE \"{store.REVIEWS}\" SET status = 'stale', decided_at = "
-                              f"TIMESTAMP '{_now().isoformat(sep=' ')}' WHERE review_id = {int(review_id)}")
+                              f"TIMESTAMP '{utcnow().isoformat(sep=' ')}' WHERE review_id = {int(review_id)}")
         else:
             decision = "must_link" if accept else "cannot_link"
-            warehouse.insert_arrow(store.DECISIONS, pa.Table.from_pylist([{
+            store.append_rows(warehouse, store.DECISIONS, [{
                 "decision_id": store.next_id(warehouse, store.DECISIONS, "decision_id"),
                 "record_l": review["record_l"], "record_r": review["record_r"], "decision": decision,
-                "decided_by": by, "decided_at": _now(), "review_id": int(review_id), "note": note}],
-                schema=pa.schema([("decision_id", pa.int64()), ("record_l", pa.string()), ("record_r", pa.string()),
-                                  ("decision", pa.string()), ("decided_by", pa.string()),
-                                  ("decided_at", pa.timestamp("us")), ("review_id", pa.int64()),
-                                  ("note", pa.string())])))
+                "decided_by": by, "decided_at": utcnow(), "review_id": int(review_id), "note": note}])
             status = "accepted" if accept else "rejected"
             warehouse.execute(
                 f"UPDATE \"{store.REVIEWS}\" SET status = '{status}', decided_by = '{by.replace(chr(39), '')}', "
-                f"decided_at = TIMESTAMP '{_now().isoformat(sep=' ')}' WHERE review_id = {int(review_id)}")
+                f"decided_at = TIMESTAMP '{utcnow().isoformat(sep=' ')}' WHERE review_id = {int(review_id)}")
             merged = _merge(warehouse, ids[review["record_l"]], ids[review["record_r"]], review_id) if accept else ""
     if missing:
         raise LinkageError(f"review {review_id} names record {', '.join(missing)}, which no longer exists; "
@@ -95,9 +84,9 @@ def _merge(warehouse: Warehouse, a: str, b: str, review_id: int) -> str:
     warehouse.execute(f"UPDATE \"{store.PERSON_INDEX}\" SET person_id = '{keep}' WHERE person_id = '{gone}'")
     run = store.latest_run(warehouse)
     run_id = run["run_id"] if run else 0
-    warehouse.insert_arrow(store.HISTORY, pa.Table.from_pylist([
+    store.append_rows(warehouse, store.HISTORY, [
         {"run_id": run_id, "event": "merged", "person_id": keep, "related": gone, "records": records,
          "detail": f"reviewer accepted review {review_id}"},
         {"run_id": run_id, "event": "retired", "person_id": gone, "related": keep, "records": 0,
-         "detail": f"merged into {keep} by review {review_id}"}]))
+         "detail": f"merged into {keep} by review {review_id}"}])
     return f"{gone} merged into {keep} ({records} record(s) moved)"

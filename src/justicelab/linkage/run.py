@@ -6,7 +6,6 @@ results go back, in one transaction, so a failed run leaves the previous index u
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,9 +15,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from justicelab.errors import JusticelabError
 from justicelab.linkage import clusters, model, store
-from justicelab.linkage.records import gather, standardise
+from justicelab.linkage.records import load_standardised
+from justicelab.linkage.store import LinkageError
 from justicelab.warehouse import Warehouse
 
 #: Links at or above this probability are accepted (chosen once, on synthetic data, never per dataset).
@@ -27,10 +26,6 @@ THRESHOLD = 0.9
 REVIEW_LOW = 0.5
 
 Progress = Callable[[str], None]
-
-
-class LinkageError(JusticelabError):
-    """The person index cannot be built or changed as asked."""
 
 
 @dataclass
@@ -101,17 +96,15 @@ def _decisions(warehouse: Warehouse, known: set[str]) -> tuple[list[tuple[str, s
 def link_run(warehouse: Warehouse, *, progress: Progress | None = None, max_u_pairs: float = 2e6) -> RunSummary:
     """Link everything ingested; returns what the run did."""
     say = progress or (lambda _msg: None)
-    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    started = store.utcnow()
     store.ensure_link_tables(warehouse)
     say("gathering person-bearing records")
-    raw = gather(warehouse)
-    if raw.num_rows == 0:
-        raise LinkageError("nothing to link: no person-bearing records have been ingested (see `justicelab status`)")
     con: Any = duckdb.connect()
     try:
-        con.register("jl_raw", raw)
-        standardise(con, "jl_raw", "jl_records")
-        con.unregister("jl_raw")
+        load_standardised(con, warehouse, "jl_records")
+        if con.execute("SELECT count(*) FROM jl_records").fetchone()[0] == 0:
+            raise LinkageError("nothing to link: no person-bearing records have been ingested "
+                               "(see `justicelab status`)")
         con.execute("CREATE TABLE jl_link_input AS SELECT * FROM jl_records WHERE linkable")
         known = {r for (r,) in con.execute("SELECT unique_id FROM jl_records").fetchall()}
         must, cannot, notes = _decisions(warehouse, known)
@@ -168,13 +161,9 @@ def link_run(warehouse: Warehouse, *, progress: Progress | None = None, max_u_pa
 
         say("assigning stable person ids")
         previous = store.person_ids(warehouse)
-        used = [int(p.removeprefix(clusters.ID_PREFIX)) for p in previous.values()
-                if p.startswith(clusters.ID_PREFIX) and p.removeprefix(clusters.ID_PREFIX).isdigit()]
-        history_numbers = warehouse.execute(
-            f"SELECT person_id FROM {store.HISTORY}") if warehouse.has_table(store.HISTORY) else []
-        used += [int(p.removeprefix(clusters.ID_PREFIX)) for (p,) in history_numbers
-                 if p and p.startswith(clusters.ID_PREFIX) and p.removeprefix(clusters.ID_PREFIX).isdigit()]
-        person_of, events = clusters.assign_person_ids(cluster_of, previous, max(used, default=0) + 1)
+        # Ids are never reused: numbering continues after every id the index or its history ever held.
+        ever = [*previous.values(), *(p for (p,) in warehouse.execute(f'SELECT person_id FROM "{store.HISTORY}"'))]
+        person_of, events = clusters.assign_person_ids(cluster_of, previous, clusters.next_number(ever))
         persons = len(set(person_of.values()))
 
         # Reviews: uncertain pairs that leave two persons apart, one per pair of persons (the strongest).
@@ -215,19 +204,17 @@ def link_run(warehouse: Warehouse, *, progress: Progress | None = None, max_u_pa
         warehouse.insert_arrow(store.PAIRS, accepted.append_column(
             "run_id", pa.array([run_id] * accepted.num_rows, pa.int64())))
         warehouse.insert_arrow(store.REVIEWS, review)
-        warehouse.insert_arrow(store.HISTORY, pa.Table.from_pylist([
+        store.append_rows(warehouse, store.HISTORY, [
             {"run_id": run_id, "event": e.event, "person_id": e.person_id, "related": ",".join(e.related),
-             "records": e.records, "detail": e.detail} for e in events], schema=pa.schema([
-                ("run_id", pa.int64()), ("event", pa.string()), ("person_id", pa.string()),
-                ("related", pa.string()), ("records", pa.int64()), ("detail", pa.string())])))
+             "records": e.records, "detail": e.detail} for e in events])
         unlinkable = int(index.num_rows - pc.sum(index["linkable"]).as_py())
-        finished = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        warehouse.insert_arrow(store.RUNS, pa.Table.from_pylist([{
+        finished = store.utcnow()
+        store.append_rows(warehouse, store.RUNS, [{
             "run_id": run_id, "kind": "full", "started_at": started, "finished_at": finished,
             "model_version": model.MODEL_VERSION, "model_json": json.dumps(settings), "records": index.num_rows,
             "unlinkable": unlinkable, "pairs_scored": pairs_scored, "links": links, "persons": persons,
             "threshold": THRESHOLD, "review_low": REVIEW_LOW, "reviews_added": review.num_rows,
-            "notes": "\n".join(notes)}]))
+            "notes": "\n".join(notes)}])
     counts: dict[str, int] = {}
     for e in events:
         counts[e.event] = counts.get(e.event, 0) + 1

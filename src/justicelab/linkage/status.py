@@ -8,7 +8,7 @@ from typing import Any
 import ibis
 
 from justicelab.linkage import store
-from justicelab.linkage.run import LinkageError
+from justicelab.linkage.store import LinkageError
 from justicelab.warehouse import BATCHES, Warehouse
 
 SIZE_BANDS = ((1, "1 record"), (2, "2-5 records"), (6, "6-10 records"), (11, "11+ records"))

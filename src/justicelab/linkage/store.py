@@ -10,11 +10,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import ibis
+import pyarrow as pa
 
+from justicelab.errors import JusticelabError
 from justicelab.warehouse import Warehouse
 
 PERSON_INDEX = "person_index"
@@ -53,6 +57,22 @@ SCHEMAS: dict[str, ibis.Schema] = {
         "decided_by": "string", "decided_at": "timestamp", "review_id": "int64", "note": "string",
     }),
 }
+
+
+class LinkageError(JusticelabError):
+    """The person index cannot be built or changed as asked."""
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC, as the timestamp columns store it."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def append_rows(warehouse: Warehouse, table: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Append plain rows to one of the tables above, typed by its schema (inside the caller's transaction)."""
+    schema = SCHEMAS[table].to_pyarrow()
+    warehouse.insert_arrow(table, pa.Table.from_pylist([{c: r.get(c) for c in schema.names} for r in rows],
+                                                       schema=schema))
 
 
 def ensure_link_tables(warehouse: Warehouse) -> None:
