@@ -41,3 +41,7 @@ def test_link_run_status_review_explain_evaluate_person(tmp_path, monkeypatch):
     assert waterfall[0]["step"].startswith("prior")
     with pytest.raises(LinkageError, match="not in the warehouse"):
         run("link", "explain", a, "nowhere:1", ok=False)
+    again = {r["measure"]: r["value"] for r in json.loads(run("link", "run", "--incremental", "--format",
+                                                              "json").stdout)}
+    assert again["kind"] == "incremental" and again["persons"] == summary["persons"]
+    assert again["pairs scored (involving new or changed records)"] == 0

@@ -19,14 +19,21 @@ person_app = typer.Typer(help="Persons in the index.", no_args_is_help=True)
 
 
 @app.command("run")
-def run(fmt: Format = FormatOption) -> None:
+def run(
+    incremental: bool = typer.Option(False, "--incremental", help="Link only records that are new or changed "
+                                     "since the latest run, with its model; the index a full run would give."),
+    reuse_model: bool = typer.Option(False, "--reuse-model", help="Score every pair again but keep the latest "
+                                     "run's model instead of training a new one."),
+    fmt: Format = FormatOption,
+) -> None:
     """Link every ingested person-bearing record: train the model (unsupervised), score candidate pairs,
     cluster, keep person ids stable across runs, queue uncertain pairs for review.
 
-    Example: justicelab link run
+    Examples: justicelab link run | justicelab link run --incremental
     """
     with open_warehouse() as (_, wh), console.status("linking") as spinner:
-        summary = link_run(wh, progress=lambda msg: spinner.update(msg))
+        summary = link_run(wh, incremental=incremental, reuse_model=reuse_model,
+                           progress=lambda msg: spinner.update(msg))
     emit(summary.as_rows(), fmt, "Link run")
 
 

@@ -45,9 +45,12 @@ def explain(warehouse: Warehouse, record_a: str, record_b: str) -> list[dict[str
                 raise LinkageError(f"record {rec!r} is not in the warehouse (record ids look like "
                                    f"'jail_bookings:B20-000001'; see `justicelab person show`)")
         linker, db_api = model.load(con, "jl_link_input", settings)
-        for col in sorted({lv["tf_adjustment_column"] for c in settings["comparisons"]
-                           for lv in c["comparison_levels"] if lv.get("tf_adjustment_column")}):
-            linker.table_management.compute_tf_table(col)
+        stored = store.term_frequencies(warehouse)
+        if stored is not None:
+            model.use_term_frequencies(linker, db_api, con, stored)
+        else:
+            for col in model.tf_columns(settings):
+                linker.table_management.compute_tf_table(col)
         cur = con.execute("SELECT * FROM jl_link_input WHERE unique_id = ?", [record_a])
         names = [d[0] for d in cur.description]
         left = dict(zip(names, cur.fetchone(), strict=True))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
@@ -167,3 +168,33 @@ def load(con: Any, table: str, model_json: dict[str, Any]) -> tuple[Linker, Duck
     database API it runs on (to register further tables)."""
     db_api = connect(con)
     return Linker(db_api.register(table, table_name="jl_link_input"), model_json, log_level=None), db_api
+
+
+def tf_columns(settings: dict[str, Any]) -> list[str]:
+    """The columns whose term frequencies adjust match weights (rare surnames count for more)."""
+    return sorted({lv["tf_adjustment_column"] for comp in settings["comparisons"]
+                   for lv in comp["comparison_levels"] if lv.get("tf_adjustment_column")})
+
+
+def term_frequencies(linker: Linker, con: Any) -> pa.Table:
+    """The term frequencies of the linker's records, long form (column_name, value, tf): part of the
+    model, kept with the run that trained it so later runs score pairs exactly as it did."""
+    parts = []
+    for col in tf_columns(linker.misc.save_model_to_json()):
+        tf = linker.table_management.compute_tf_table(col)
+        parts.append(con.execute(f"SELECT '{col}' AS column_name, CAST({col} AS VARCHAR) AS value, "
+                                 f"tf_{col} AS tf FROM {tf.physical_name}").to_arrow_table())
+    schema = pa.schema([("column_name", pa.string()), ("value", pa.string()), ("tf", pa.float64())])
+    return pa.concat_tables([p.cast(schema) for p in parts]) if parts else schema.empty_table()
+
+
+def use_term_frequencies(linker: Linker, db_api: DuckDBAPI, con: Any, tf: pa.Table) -> None:
+    """Make the linker score with the stored term frequencies instead of its records' own."""
+    con.register("jl_tf_arrow", tf)
+    try:
+        for col in tf_columns(linker.misc.save_model_to_json()):
+            con.execute(f"CREATE OR REPLACE TABLE jl_tf_{col} AS SELECT value AS {col}, tf AS tf_{col} "
+                        f"FROM jl_tf_arrow WHERE column_name = '{col}'")
+            linker.table_management.register_term_frequency_lookup(db_api.register(f"jl_tf_{col}"), col)
+    finally:
+        con.unregister("jl_tf_arrow")

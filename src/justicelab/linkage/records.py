@@ -81,6 +81,9 @@ def standardise(con: Any, raw_table: str, out_table: str) -> None:
     if pairs:
         con.executemany("INSERT INTO jl_name_variants VALUES (?, ?)", [list(p) for p in pairs])
     no_address = ", ".join(f"'{a}'" for a in NO_ADDRESS)
+    # a missing value must not read like an empty one, or two different records could share a fingerprint
+    fingerprint = ", ".join(f"coalesce(CAST(c.{col} AS VARCHAR), '\\N')" for col in (
+        "spid", "first_name", "middle_name", "last_name", "dob", "sex", "race", "address_raw", "zip"))
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE jl_clean AS
         SELECT unique_id, source, entity,
@@ -119,7 +122,9 @@ def standardise(con: Any, raw_table: str, out_table: str) -> None:
                CASE WHEN c.address_raw NOT IN ({no_address}) THEN c.address_raw END AS address,
                c.zip,
                (c.spid IS NOT NULL OR (c.last_name IS NOT NULL AND (c.first_name IS NOT NULL OR c.dob IS NOT NULL)))
-                   AS linkable
+                   AS linkable,
+               -- what the model sees of the record: an incremental run rescores records whose fingerprint changed
+               md5(concat_ws('|', {fingerprint})) AS fingerprint
         FROM jl_clean c
         LEFT JOIN variants v ON v.name = split_part(c.first_name, ' ', 1)
     """)

@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from justicelab.linkage import clusters, model, store
+from justicelab.linkage import clusters, model, scoring, store
 from justicelab.linkage.records import load_standardised
 from justicelab.linkage.store import LinkageError
 from justicelab.warehouse import Warehouse
@@ -40,13 +40,16 @@ class RunSummary:
     events: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    kind: str = "full"
 
     def as_rows(self) -> list[dict[str, Any]]:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"measure": "run", "value": self.run_id},
+            {"measure": "kind", "value": self.kind},
             {"measure": "records", "value": self.records},
             {"measure": "records without usable identifiers (kept, not linked)", "value": self.unlinkable},
-            {"measure": "pairs scored", "value": self.pairs_scored},
+            {"measure": "pairs scored" + (" (involving new or changed records)" if self.kind == "incremental"
+                                           else ""), "value": self.pairs_scored},
             {"measure": f"links accepted (probability >= {THRESHOLD})", "value": self.links},
             {"measure": "persons", "value": self.persons},
             {"measure": "pairs added to the review queue", "value": self.reviews_added},
@@ -55,23 +58,6 @@ class RunSummary:
         rows += [{"measure": "note", "value": n} for n in self.notes]
         rows.append({"measure": "seconds", "value": round(self.seconds, 1)})
         return rows
-
-
-def _levels_sql(settings: dict[str, Any]) -> str:
-    """A SQL expression giving each scored pair its comparison levels and weights as JSON text."""
-    parts = []
-    for comp in settings["comparisons"]:
-        name = comp["output_column_name"]
-        levels = comp["comparison_levels"]
-        non_null = [lv for lv in levels if not lv.get("is_null_level")]
-        cases = " ".join(
-            f"WHEN gamma_{name} = {len(non_null) - 1 - i} THEN '{lv['label_for_charts']}'"
-            for i, lv in enumerate(non_null))
-        label = f"CASE WHEN gamma_{name} = -1 THEN 'missing or not comparable' {cases} END"
-        weight = f"mw_{name}" + (f" + coalesce(mw_tf_adj_{name}, 0)" if any(
-            lv.get("tf_adjustment_column") for lv in levels) else "")
-        parts.append(f"'{name}', json_object('level', {label}, 'weight', round({weight}, 3))")
-    return f"CAST(json_object({', '.join(parts)}) AS VARCHAR)"
 
 
 def _decisions(warehouse: Warehouse, known: set[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]],
@@ -93,11 +79,22 @@ def _decisions(warehouse: Warehouse, known: set[str]) -> tuple[list[tuple[str, s
     return must, cannot, notes
 
 
-def link_run(warehouse: Warehouse, *, progress: Progress | None = None, max_u_pairs: float = 2e6) -> RunSummary:
-    """Link everything ingested; returns what the run did."""
+def link_run(warehouse: Warehouse, *, incremental: bool = False, reuse_model: bool = False,
+             progress: Progress | None = None, max_u_pairs: float = 2e6) -> RunSummary:
+    """Link everything ingested; returns what the run did.
+
+    A full run trains the model afresh (or, with ``reuse_model``, keeps the latest run's) and scores every
+    candidate pair. An ``incremental`` run keeps the latest run's model and links, and scores only the
+    pairs that involve a record that is new or changed since: it gives the index a full run with the same
+    model would give, in a fraction of the time.
+    """
     say = progress or (lambda _msg: None)
     started = store.utcnow()
     store.ensure_link_tables(warehouse)
+    previous_run = store.latest_run(warehouse)
+    if (incremental or reuse_model) and previous_run is None:
+        raise LinkageError("no earlier link run to continue from: run a full `justicelab link run` first")
+    kind = "incremental" if incremental else "full, saved model" if reuse_model else "full"
     say("gathering person-bearing records")
     con: Any = duckdb.connect()
     try:
@@ -112,14 +109,25 @@ def link_run(warehouse: Warehouse, *, progress: Progress | None = None, max_u_pa
         if linkable < 2:
             raise LinkageError(f"only {linkable} record(s) carry usable identifiers; nothing can be linked yet")
 
-        say(f"training the model on {linkable:,} records (unsupervised)")
-        linker = model.train(con, "jl_link_input", max_u_pairs=max_u_pairs)
+        trained: pa.Table | None = None
+        if previous_run is not None and (incremental or reuse_model):
+            linker, db_api = model.load(con, "jl_link_input", previous_run["model"])
+            stored = store.term_frequencies(warehouse)
+            if stored is None:
+                raise LinkageError("the latest run kept no term frequencies (it predates incremental linking): "
+                                   "run a full `justicelab link run` once")
+            model.use_term_frequencies(linker, db_api, con, stored)
+        else:
+            say(f"training the model on {linkable:,} records (unsupervised)")
+            linker = model.train(con, "jl_link_input", max_u_pairs=max_u_pairs)
+            trained = model.term_frequencies(linker, con)
         settings = linker.misc.save_model_to_json()
-        say("scoring candidate pairs")
-        pred = linker.inference.predict(threshold_match_probability=REVIEW_LOW / 10)
-        con.execute(f"""CREATE TABLE jl_pairs AS SELECT unique_id_l, unique_id_r, match_probability, match_weight,
-                        {_levels_sql(settings)} AS levels FROM {pred.physical_name}""")
-        pairs_scored = int(con.execute("SELECT count(*) FROM jl_pairs").fetchone()[0])
+        if incremental:
+            pairs_scored = scoring.score_changes(con, warehouse, linker, db_api, "jl_pairs", say)
+        else:
+            say("scoring candidate pairs")
+            pairs_scored = scoring.score_all(con, linker, "jl_pairs")
+            con.execute(f"CREATE TABLE jl_kept_edges AS SELECT * FROM ({scoring.EMPTY_EDGES})")
 
         say("clustering")
         decided = pa.table({
@@ -131,7 +139,9 @@ def link_run(warehouse: Warehouse, *, progress: Progress | None = None, max_u_pa
             CREATE TABLE jl_edges AS
             WITH model_links AS (
                 SELECT unique_id_l, unique_id_r, match_probability, match_weight, levels, 'model' AS basis
-                FROM jl_pairs WHERE match_probability >= {THRESHOLD}),
+                FROM jl_pairs WHERE match_probability >= {THRESHOLD}
+                UNION ALL
+                SELECT * FROM jl_kept_edges),
             forced AS (   -- a source's own person number is deterministic within that source
                 SELECT first_id AS unique_id_l, unique_id AS unique_id_r, 1.0 AS match_probability,
                        NULL::DOUBLE AS match_weight, NULL::VARCHAR AS levels, 'same source person id' AS basis
@@ -186,10 +196,13 @@ def link_run(warehouse: Warehouse, *, progress: Progress | None = None, max_u_pa
             FROM jl_band QUALIFY row_number() OVER (PARTITION BY pa, pb ORDER BY match_probability DESC,
                                                    unique_id_l, unique_id_r) = 1
             ORDER BY match_probability DESC, record_l, record_r""").to_arrow_table()
-        index = con.execute("""SELECT r.unique_id AS record_id, i.person_id, r.source, r.entity, r.linkable
-                               FROM jl_records r JOIN jl_ids i USING (unique_id)""").to_arrow_table()
+        index = con.execute("""SELECT r.unique_id AS record_id, i.person_id, r.source, r.entity, r.linkable,
+                                      r.fingerprint
+                               FROM jl_records r JOIN jl_ids i USING (unique_id)
+                               ORDER BY r.unique_id""").to_arrow_table()
         accepted = con.execute("""SELECT unique_id_l AS record_l, unique_id_r AS record_r, match_probability,
-                                         match_weight, levels, basis FROM jl_edges""").to_arrow_table()
+                                         match_weight, levels, basis FROM jl_edges
+                                  ORDER BY record_l, record_r, basis""").to_arrow_table()
     finally:
         con.close()
 
@@ -204,13 +217,17 @@ def link_run(warehouse: Warehouse, *, progress: Progress | None = None, max_u_pa
         warehouse.insert_arrow(store.PAIRS, accepted.append_column(
             "run_id", pa.array([run_id] * accepted.num_rows, pa.int64())))
         warehouse.insert_arrow(store.REVIEWS, review)
+        if trained is not None:
+            warehouse.execute(f'DELETE FROM "{store.TERM_FREQUENCIES}"')
+            warehouse.insert_arrow(store.TERM_FREQUENCIES, trained.append_column(
+                "run_id", pa.array([run_id] * trained.num_rows, pa.int64())))
         store.append_rows(warehouse, store.HISTORY, [
             {"run_id": run_id, "event": e.event, "person_id": e.person_id, "related": ",".join(e.related),
              "records": e.records, "detail": e.detail} for e in events])
         unlinkable = int(index.num_rows - pc.sum(index["linkable"]).as_py())
         finished = store.utcnow()
         store.append_rows(warehouse, store.RUNS, [{
-            "run_id": run_id, "kind": "full", "started_at": started, "finished_at": finished,
+            "run_id": run_id, "kind": kind, "started_at": started, "finished_at": finished,
             "model_version": model.MODEL_VERSION, "model_json": json.dumps(settings), "records": index.num_rows,
             "unlinkable": unlinkable, "pairs_scored": pairs_scored, "links": links, "persons": persons,
             "threshold": THRESHOLD, "review_low": REVIEW_LOW, "reviews_added": review.num_rows,
@@ -219,7 +236,7 @@ def link_run(warehouse: Warehouse, *, progress: Progress | None = None, max_u_pa
     for e in events:
         counts[e.event] = counts.get(e.event, 0) + 1
     return RunSummary(run_id, index.num_rows, unlinkable, pairs_scored, links, persons, review.num_rows, counts,
-                      notes, (finished - started).total_seconds())
+                      notes, (finished - started).total_seconds(), kind)
 
 
 def _new_reviews(warehouse: Warehouse, review: pa.Table, run_id: int) -> pa.Table:

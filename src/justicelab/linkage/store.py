@@ -6,6 +6,7 @@
 ``person_history`` what each run did to person ids: new, merged, split, retired, and why
 ``link_reviews``   the clerical review queue (uncertain pairs with their explanation)
 ``link_decisions`` reviewers' must-link and cannot-link decisions, honoured by every later run
+``link_term_frequencies`` the term frequencies the latest trained model scores with (part of the model)
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ PAIRS = "link_pairs"
 HISTORY = "person_history"
 REVIEWS = "link_reviews"
 DECISIONS = "link_decisions"
+PERSON_ENCODINGS = "person_encodings"  # keyed Bloom-filter encodings per record (encoding.py)
+TERM_FREQUENCIES = "link_term_frequencies"
 
 SCHEMAS: dict[str, ibis.Schema] = {
     PERSON_INDEX: ibis.schema({
         "record_id": "string", "person_id": "string", "source": "string", "entity": "string",
-        "run_id": "int64", "linkable": "boolean",
+        "run_id": "int64", "linkable": "boolean", "fingerprint": "string",
     }),
     RUNS: ibis.schema({
         "run_id": "int64", "kind": "string", "started_at": "timestamp", "finished_at": "timestamp",
@@ -55,6 +58,9 @@ SCHEMAS: dict[str, ibis.Schema] = {
     DECISIONS: ibis.schema({
         "decision_id": "int64", "record_l": "string", "record_r": "string", "decision": "string",
         "decided_by": "string", "decided_at": "timestamp", "review_id": "int64", "note": "string",
+    }),
+    TERM_FREQUENCIES: ibis.schema({
+        "run_id": "int64", "column_name": "string", "value": "string", "tf": "float64",
     }),
 }
 
@@ -95,6 +101,13 @@ def latest_run(warehouse: Warehouse) -> dict[str, Any] | None:
     run = rows[0]
     run["model"] = json.loads(run.pop("model_json"))
     return dict(run)
+
+
+def term_frequencies(warehouse: Warehouse) -> pa.Table | None:
+    """The stored term frequencies (column_name, value, tf), or None if the index predates storing them."""
+    if not warehouse.has_table(TERM_FREQUENCIES) or warehouse.count(TERM_FREQUENCIES) == 0:
+        return None
+    return warehouse.ibis.table(TERM_FREQUENCIES).select("column_name", "value", "tf").to_pyarrow()
 
 
 def person_ids(warehouse: Warehouse) -> dict[str, str]:

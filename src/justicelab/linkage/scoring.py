@@ -1,0 +1,109 @@
+"""Scoring candidate pairs: every pair (a full run), or only the pairs a change could alter (incremental).
+
+Both write the same table: one row per scored pair, ids in ascending order, with the match probability,
+the match weight and each comparison's level and weight as JSON text (``levels``), so that every
+accepted link keeps what produced it.
+
+An incremental run scores the records that are new or changed since the latest run (their fingerprint
+differs) against each other and against every other record, and keeps the latest run's links between
+records that did not change. Term frequencies are part of the model (stored with the run that trained
+it), so each pair gets exactly the score a full run with the same model gives it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from splink import DuckDBAPI, Linker
+
+from justicelab.linkage import store
+from justicelab.linkage.store import LinkageError
+from justicelab.warehouse import Warehouse
+
+#: Pairs below this probability are not kept at all (far below the review band).
+KEEP_ABOVE = 0.05
+
+#: The shape of kept links, for a run that keeps none.
+EMPTY_EDGES = ("SELECT NULL::VARCHAR AS unique_id_l, NULL::VARCHAR AS unique_id_r, NULL::DOUBLE AS match_probability,"
+               " NULL::DOUBLE AS match_weight, NULL::VARCHAR AS levels, NULL::VARCHAR AS basis WHERE false")
+
+
+def levels_sql(settings: dict[str, Any]) -> str:
+    """A SQL expression giving each scored pair its comparison levels and weights as JSON text."""
+    parts = []
+    for comp in settings["comparisons"]:
+        name = comp["output_column_name"]
+        levels = comp["comparison_levels"]
+        non_null = [lv for lv in levels if not lv.get("is_null_level")]
+        cases = " ".join(
+            f"WHEN gamma_{name} = {len(non_null) - 1 - i} THEN '{lv['label_for_charts']}'"
+            for i, lv in enumerate(non_null))
+        label = f"CASE WHEN gamma_{name} = -1 THEN 'missing or not comparable' {cases} END"
+        weight = f"mw_{name}" + (f" + coalesce(mw_tf_adj_{name}, 0)" if any(
+            lv.get("tf_adjustment_column") for lv in levels) else "")
+        parts.append(f"'{name}', json_object('level', {label}, 'weight', round({weight}, 3))")
+    return f"CAST(json_object({', '.join(parts)}) AS VARCHAR)"
+
+
+def _pairs_sql(settings: dict[str, Any], predictions: str) -> str:
+    return f"""SELECT least(unique_id_l, unique_id_r) AS unique_id_l, greatest(unique_id_l, unique_id_r) AS unique_id_r,
+                      match_probability, match_weight, {levels_sql(settings)} AS levels
+               FROM {predictions}"""
+
+
+def score_all(con: Any, linker: Linker, out_table: str) -> int:
+    """Score every candidate pair of the linker's records into ``out_table``; returns how many."""
+    settings = linker.misc.save_model_to_json()
+    pred = linker.inference.predict(threshold_match_probability=KEEP_ABOVE)
+    con.execute(f"CREATE TABLE {out_table} AS {_pairs_sql(settings, pred.physical_name)}")
+    pred.drop_table_from_database_and_remove_from_cache()
+    return int(con.execute(f"SELECT count(*) FROM {out_table}").fetchone()[0])
+
+
+def score_changes(con: Any, warehouse: Warehouse, linker: Linker, db_api: DuckDBAPI, out_table: str,
+                  say: Callable[[str], None]) -> int:
+    """Score the pairs that involve a new or changed record into ``out_table`` and put the latest run's
+    model links between unchanged records into ``jl_kept_edges``. Returns how many pairs were scored."""
+    previous = warehouse.ibis.table(store.PERSON_INDEX).select("record_id", "fingerprint", "linkable").to_pyarrow()
+    if previous.num_rows == 0 or previous["fingerprint"].null_count:
+        raise LinkageError("the person index was built before incremental linking existed: run a full "
+                           "`justicelab link run` once")
+    con.register("jl_previous_arrow", previous)
+    con.execute("CREATE TABLE jl_previous AS SELECT * FROM jl_previous_arrow")
+    con.unregister("jl_previous_arrow")
+    con.execute("""CREATE TABLE jl_affected AS SELECT i.* FROM jl_link_input i
+                   LEFT JOIN jl_previous p ON p.record_id = i.unique_id
+                   WHERE p.record_id IS NULL OR p.fingerprint <> i.fingerprint OR NOT p.linkable""")
+    con.execute("CREATE TABLE jl_stable AS SELECT * FROM jl_link_input ANTI JOIN jl_affected USING (unique_id)")
+    changed = int(con.execute("SELECT count(*) FROM jl_affected").fetchone()[0])
+    say(f"scoring {changed:,} new or changed records against the index")
+
+    pairs = warehouse.ibis.table(store.PAIRS)
+    kept = pairs.filter(pairs.basis == "model").select(
+        unique_id_l="record_l", unique_id_r="record_r", match_probability="match_probability",
+        match_weight="match_weight", levels="levels", basis="basis").to_pyarrow()
+    con.register("jl_kept_arrow", kept)
+    # Only links whose both records are unchanged still stand; the rest are rescored below.
+    con.execute("""CREATE TABLE jl_kept_edges AS SELECT k.* FROM jl_kept_arrow k
+                   SEMI JOIN jl_stable a ON a.unique_id = k.unique_id_l
+                   SEMI JOIN jl_stable b ON b.unique_id = k.unique_id_r""")
+    con.unregister("jl_kept_arrow")
+
+    settings = linker.misc.save_model_to_json()
+    con.execute(f"CREATE TABLE {out_table} (unique_id_l VARCHAR, unique_id_r VARCHAR, match_probability DOUBLE, "
+                "match_weight DOUBLE, levels VARCHAR)")
+    if changed == 0:
+        return 0
+    affected = db_api.register("jl_affected")
+    predictions = [linker.inference.predict_within(affected, threshold_match_probability=KEEP_ABOVE,
+                                                   warning_mode="never")]
+    if con.execute("SELECT count(*) FROM jl_stable").fetchone()[0]:
+        stable = db_api.register("jl_stable")
+        predictions.append(linker.inference.predict_between(stable, affected, threshold_match_probability=KEEP_ABOVE,
+                                                            warning_mode="never"))
+    for pred in predictions:
+        con.execute(f"INSERT INTO {out_table} {_pairs_sql(settings, pred.physical_name)}")
+        pred.drop_table_from_database_and_remove_from_cache()
+    return int(con.execute(f"SELECT count(*) FROM {out_table}").fetchone()[0])
+
