@@ -10,7 +10,9 @@ import pytest
 
 from justicelab.ingest import ingest_file, load_mapping
 from justicelab.linkage import LinkageError, decide, evaluate, explain, link_run, list_reviews, person_records, status
-from justicelab.linkage.store import DECISIONS, HISTORY, PERSON_INDEX
+from justicelab.linkage.model import HOLD_BACK
+from justicelab.linkage.review import show_review
+from justicelab.linkage.store import DECISIONS, HISTORY, PAIRS, PERSON_INDEX
 from justicelab.synth import generate_city
 from justicelab.warehouse import Warehouse
 
@@ -99,8 +101,8 @@ def test_new_records_join_existing_persons_and_keep_their_ids(wh, city, tmp_path
 def test_reject_keeps_two_records_apart_in_every_later_run(wh):
     a, b = wh.execute(f"""SELECT min(record_id), max(record_id) FROM {PERSON_INDEX}
                           GROUP BY person_id HAVING count(*) >= 4 ORDER BY person_id LIMIT 1""")[0]
-    wh.execute(f"INSERT INTO link_reviews VALUES (9001, 1, '{a}', '{b}', 0.6, 1.0, '{{}}', 'pending', NULL, NULL, "
-               "NULL)")
+    wh.execute("INSERT INTO link_reviews (review_id, run_id, record_l, record_r, match_probability, match_weight, "
+               f"levels, status) VALUES (9001, 1, '{a}', '{b}', 0.6, 1.0, '{{}}', 'pending')")
     decide(wh, 9001, False, by="tester", note="different people")
     assert wh.count(DECISIONS, "decision = 'cannot_link'") == 1
     summary = link_run(wh)
@@ -205,3 +207,18 @@ def _by_person(index: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
     for rec, pid in index.items():
         out.setdefault(pid, []).append((rec, pid))
     return out
+
+
+def test_relatives_patterns_are_held_back_for_review_not_linked(wh):
+    """A parent and child sharing a name and an address are never joined automatically."""
+    held = wh.execute("SELECT record_l, record_r, reason FROM link_reviews WHERE reason IS NOT NULL")
+    assert held, "the city has juniors and twins; some pairs should be held back"
+    index = ids(wh)
+    assert all(index[a] != index[b] for a, b, _ in held)
+    assert {r for _, _, r in held} <= {reason for reason, _ in HOLD_BACK}
+    shown = show_review(wh, wh.execute("SELECT min(review_id) FROM link_reviews WHERE reason IS NOT NULL")[0][0])
+    assert shown[-1]["comparison"] == "held back"
+    # none of the automatic links fits a held-back pattern
+    linked = wh.execute(f"SELECT levels FROM {PAIRS} WHERE basis = 'model'")
+    assert linked and not any('"born 12 or more years apart"' in lv and '"same address"' in lv
+                              and '"name":{"level":"exact"' in lv for (lv,) in linked)

@@ -18,8 +18,8 @@ from justicelab.linkage.store import LinkageError
 from justicelab.warehouse import Warehouse
 
 #: Which standardised values each comparison looks at (shown beside its level).
-SHOWN = {"name": ("first_name", "last_name"), "date_of_birth": ("dob",), "sex": ("sex",), "race": ("race",),
-         "address": ("address", "zip"), "source_person_id": ("source_person_id",)}
+SHOWN = {"name": ("first_name", "last_name"), "middle_name": ("middle_name",), "date_of_birth": ("dob",),
+         "sex": ("sex",), "race": ("race",), "address": ("address", "zip"), "source_person_id": ("source_person_id",)}
 
 
 def _label(comp: dict[str, Any], gamma: int) -> str:

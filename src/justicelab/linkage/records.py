@@ -111,6 +111,8 @@ def standardise(con: Any, raw_table: str, out_table: str) -> None:
                c.first_name,
                split_part(c.first_name, ' ', 1) AS first_token,
                list_distinct(list_append(coalesce(v.forms, []), split_part(c.first_name, ' ', 1))) AS first_forms,
+               -- one standard form to block on: BILLY and WILLIAM both give WILLIAM
+               coalesce(v.forms[1], split_part(c.first_name, ' ', 1)) AS first_key,
                c.middle_name,
                c.last_name,
                replace(replace(c.last_name, ' ', ''), '-', '') AS last_squashed,

@@ -23,7 +23,7 @@ def list_reviews(warehouse: Warehouse, status: str | None = "pending", limit: in
         t = t.filter(t.status == status)
     t = t.order_by("review_id").limit(limit)
     return [dict(r) for r in t.select("review_id", "record_l", "record_r", "match_probability", "match_weight",
-                                      "status").to_pyarrow().to_pylist()]
+                                      "status", "reason").to_pyarrow().to_pylist()]
 
 
 def get_review(warehouse: Warehouse, review_id: int) -> dict[str, Any]:
@@ -43,6 +43,8 @@ def show_review(warehouse: Warehouse, review_id: int) -> list[dict[str, Any]]:
     rows = [{"comparison": name, "level": v["level"], "weight": v["weight"]} for name, v in r["levels"].items()]
     rows.append({"comparison": "total", "level": f"probability {r['match_probability']:.4f}",
                  "weight": round(r["match_weight"], 2)})
+    if r.get("reason"):
+        rows.append({"comparison": "held back", "level": r["reason"], "weight": None})
     return rows
 
 

@@ -139,7 +139,7 @@ def link_run(warehouse: Warehouse, *, incremental: bool = False, reuse_model: bo
             CREATE TABLE jl_edges AS
             WITH model_links AS (
                 SELECT unique_id_l, unique_id_r, match_probability, match_weight, levels, 'model' AS basis
-                FROM jl_pairs WHERE match_probability >= {THRESHOLD}
+                FROM jl_pairs WHERE match_probability >= {THRESHOLD} AND held_back IS NULL
                 UNION ALL
                 SELECT * FROM jl_kept_edges),
             forced AS (   -- a source's own person number is deterministic within that source
@@ -188,11 +188,12 @@ def link_run(warehouse: Warehouse, *, incremental: bool = False, reuse_model: bo
                 WHERE p.match_probability >= {REVIEW_LOW}),
             both_sides AS MATERIALIZED (
                 SELECT l.*, b.person_id AS person_r FROM left_side l JOIN jl_ids b ON b.unique_id = l.unique_id_r)
-            SELECT unique_id_l, unique_id_r, match_probability, match_weight, levels,
+            SELECT unique_id_l, unique_id_r, match_probability, match_weight, levels, held_back,
                    least(person_l, person_r) AS pa, greatest(person_l, person_r) AS pb
             FROM both_sides WHERE person_l <> person_r""")
         review = con.execute("""
-            SELECT unique_id_l AS record_l, unique_id_r AS record_r, match_probability, match_weight, levels
+            SELECT unique_id_l AS record_l, unique_id_r AS record_r, match_probability, match_weight, levels,
+                   held_back AS reason
             FROM jl_band QUALIFY row_number() OVER (PARTITION BY pa, pb ORDER BY match_probability DESC,
                                                    unique_id_l, unique_id_r) = 1
             ORDER BY match_probability DESC, record_l, record_r""").to_arrow_table()

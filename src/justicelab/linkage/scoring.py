@@ -1,8 +1,9 @@
 """Scoring candidate pairs: every pair (a full run), or only the pairs a change could alter (incremental).
 
 Both write the same table: one row per scored pair, ids in ascending order, with the match probability,
-the match weight and each comparison's level and weight as JSON text (``levels``), so that every
-accepted link keeps what produced it.
+the match weight, each comparison's level and weight as JSON text (``levels``), so that every accepted
+link keeps what produced it, and ``held_back``: the relatives pattern that keeps the pair from being
+linked automatically, if any.
 
 An incremental run scores the records that are new or changed since the latest run (their fingerprint
 differs) against each other and against every other record, and keeps the latest run's links between
@@ -17,7 +18,7 @@ from typing import Any
 
 from splink import DuckDBAPI, Linker
 
-from justicelab.linkage import store
+from justicelab.linkage import model, store
 from justicelab.linkage.store import LinkageError
 from justicelab.warehouse import Warehouse
 
@@ -46,10 +47,22 @@ def levels_sql(settings: dict[str, Any]) -> str:
     return f"CAST(json_object({', '.join(parts)}) AS VARCHAR)"
 
 
+def held_back_sql(levels: str) -> str:
+    """A SQL expression naming the relatives pattern (:data:`model.HOLD_BACK`) a pair fits, else NULL."""
+    cases = []
+    for reason, pattern in model.HOLD_BACK:
+        tests = " AND ".join(
+            f"json_extract_string({levels}, '$.{comp}.level') IN ({', '.join(repr(lv) for lv in labels)})"
+            for comp, labels in pattern.items())
+        cases.append(f"WHEN {tests} THEN {reason!r}")
+    return f"CASE {' '.join(cases)} END"
+
+
 def _pairs_sql(settings: dict[str, Any], predictions: str) -> str:
-    return f"""SELECT least(unique_id_l, unique_id_r) AS unique_id_l, greatest(unique_id_l, unique_id_r) AS unique_id_r,
+    return f"""SELECT *, {held_back_sql('levels')} AS held_back FROM (
+               SELECT least(unique_id_l, unique_id_r) AS unique_id_l, greatest(unique_id_l, unique_id_r) AS unique_id_r,
                       match_probability, match_weight, {levels_sql(settings)} AS levels
-               FROM {predictions}"""
+               FROM {predictions})"""
 
 
 def score_all(con: Any, linker: Linker, out_table: str) -> int:
@@ -92,7 +105,7 @@ def score_changes(con: Any, warehouse: Warehouse, linker: Linker, db_api: DuckDB
 
     settings = linker.misc.save_model_to_json()
     con.execute(f"CREATE TABLE {out_table} (unique_id_l VARCHAR, unique_id_r VARCHAR, match_probability DOUBLE, "
-                "match_weight DOUBLE, levels VARCHAR)")
+                "match_weight DOUBLE, levels VARCHAR, held_back VARCHAR)")
     if changed == 0:
         return 0
     affected = db_api.register("jl_affected")

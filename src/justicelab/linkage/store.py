@@ -53,7 +53,7 @@ SCHEMAS: dict[str, ibis.Schema] = {
     REVIEWS: ibis.schema({
         "review_id": "int64", "run_id": "int64", "record_l": "string", "record_r": "string",
         "match_probability": "float64", "match_weight": "float64", "levels": "string", "status": "string",
-        "decided_by": "string", "decided_at": "timestamp", "note": "string",
+        "decided_by": "string", "decided_at": "timestamp", "note": "string", "reason": "string",
     }),
     DECISIONS: ibis.schema({
         "decision_id": "int64", "record_l": "string", "record_r": "string", "decision": "string",
