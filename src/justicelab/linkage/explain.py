@@ -19,6 +19,7 @@ from justicelab.warehouse import Warehouse
 
 #: Which standardised values each comparison looks at (shown beside its level).
 SHOWN = {"name": ("first_name", "last_name"), "middle_name": ("middle_name",), "date_of_birth": ("dob",),
+         "age": ("birth_year_low", "birth_year_high"),
          "sex": ("sex",), "race": ("race",), "address": ("address", "zip"), "source_person_id": ("source_person_id",)}
 
 

@@ -85,6 +85,24 @@ def dob_comparison() -> cl.CustomComparison:
     )
 
 
+def age_comparison() -> cl.CustomComparison:
+    """Where a date of birth is missing, the age recorded at the event still places the birth year
+    (within one year). Not used when both dates of birth are there: they say it already."""
+    return cl.CustomComparison(
+        output_column_name="age",
+        comparison_description="birth year implied by the age at the event (where a date of birth is missing)",
+        comparison_levels=[
+            _level("(dob_l IS NOT NULL AND dob_r IS NOT NULL) OR birth_year_low_l IS NULL "
+                   "OR birth_year_low_r IS NULL", "not needed or missing", null=True),
+            _level("birth_year_low_l <= birth_year_high_r AND birth_year_low_r <= birth_year_high_l",
+                   "birth years consistent"),
+            _level("birth_year_low_l <= birth_year_high_r + 2 AND birth_year_low_r <= birth_year_high_l + 2",
+                   "within two years"),
+            _ELSE,
+        ],
+    )
+
+
 def _exact(column: str, label: str) -> cl.CustomComparison:
     return cl.CustomComparison(
         output_column_name=column,
@@ -177,7 +195,7 @@ def settings() -> SettingsCreator:
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
         comparisons=[
-            name_comparison(), middle_name_comparison(), dob_comparison(), _exact("sex", "sex"),
+            name_comparison(), middle_name_comparison(), dob_comparison(), age_comparison(), _exact("sex", "sex"),
             _exact("race", "race and ethnicity"),
             address_comparison(), source_id_comparison(),
         ],

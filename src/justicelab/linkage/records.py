@@ -15,6 +15,7 @@ import ibis
 import pyarrow as pa
 
 from justicelab.standard import Standard, load_standard
+from justicelab.standard.models import FieldType, ResolvedEntity
 from justicelab.standard.reference import given_name_variants
 from justicelab.warehouse import Warehouse
 
@@ -34,9 +35,24 @@ def person_entities(warehouse: Warehouse, standard: Standard | None = None) -> l
     return sorted(name for name, e in standard.entities.items() if "person" in e.includes and name in tables)
 
 
+def event_date_field(entity: ResolvedEntity) -> str | None:
+    """The field saying when the record's event happened: the entity's first date or timestamp other
+    than the date of birth (booking_datetime, citation_date, arrival_datetime, ...)."""
+    for f in entity.fields:
+        if f.type in (FieldType.date, FieldType.timestamp) and f.name != "date_of_birth":
+            return f.name
+    return None
+
+
+#: gather's columns and their types, beyond the person fields (which are text but for the date of birth).
+_EXTRA = {"age": "int64", "event_date": "date"}
+
+
 def gather(warehouse: Warehouse, standard: Standard | None = None) -> pa.Table:
-    """One Arrow table of every person-bearing record: ``unique_id`` (the record id), source, entity
-    and the raw person fields. Runs through Ibis, so it reads DuckDB and PostgreSQL warehouses alike."""
+    """One Arrow table of every person-bearing record: ``unique_id`` (the record id), source, entity,
+    the raw person fields, the age recorded and the event's date (a record without a date of birth often
+    has an age). Runs through Ibis, so it reads DuckDB and PostgreSQL warehouses alike."""
+    standard = standard or load_standard()
     parts: list[ibis.Table] = []
     for entity in person_entities(warehouse, standard):
         t = warehouse.ibis.table(entity)
@@ -46,10 +62,14 @@ def gather(warehouse: Warehouse, standard: Standard | None = None) -> pa.Table:
         for f in PERSON_FIELDS:
             kind = "date" if f == "date_of_birth" else "string"
             cols[f] = t[f].cast(kind) if f in t.columns else ibis.null(kind)
+        when = event_date_field(standard.entities[entity])
+        cols["age"] = t["age"].cast("int64") if "age" in t.columns else ibis.null("int64")
+        cols["event_date"] = t[when].cast("date") if when and when in t.columns else ibis.null("date")
         parts.append(t.select(**cols))
     if not parts:
         fields = [(c, pa.string()) for c in ("unique_id", "source", "entity", *PERSON_FIELDS)]
-        return pa.schema([(c, pa.date32() if c == "date_of_birth" else t) for c, t in fields]).empty_table()
+        schema = [(c, pa.date32() if c == "date_of_birth" else t) for c, t in fields]
+        return pa.schema([*schema, ("age", pa.int64()), ("event_date", pa.date32())]).empty_table()
     union = parts[0] if len(parts) == 1 else ibis.union(*parts)
     # A fixed order: training samples rows, and the same data must give the same index on any warehouse.
     return union.order_by("unique_id").to_pyarrow()
@@ -83,7 +103,7 @@ def standardise(con: Any, raw_table: str, out_table: str) -> None:
     no_address = ", ".join(f"'{a}'" for a in NO_ADDRESS)
     # a missing value must not read like an empty one, or two different records could share a fingerprint
     fingerprint = ", ".join(f"coalesce(CAST(c.{col} AS VARCHAR), '\\N')" for col in (
-        "spid", "first_name", "middle_name", "last_name", "dob", "sex", "race", "address_raw", "zip"))
+        "spid", "first_name", "middle_name", "last_name", "dob", "age_birth_year", "sex", "race", "address_raw", "zip"))
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE jl_clean AS
         SELECT unique_id, source, entity,
@@ -92,6 +112,9 @@ def standardise(con: Any, raw_table: str, out_table: str) -> None:
                {_clean('middle_name')} AS middle_name,
                {_clean('last_name')} AS last_name,
                date_of_birth AS dob,
+               -- the birth year an age at the event implies (one of two years, by whether the birthday had passed)
+               CASE WHEN date_of_birth IS NULL AND age BETWEEN 0 AND 120 AND event_date IS NOT NULL
+                    THEN year(event_date) - age END AS age_birth_year,
                CASE WHEN upper(sex) IN ('M', 'F', 'X') THEN upper(sex) END AS sex,
                CASE WHEN lower(race_ethnicity) NOT IN ('unknown', 'other_unknown', '') THEN lower(race_ethnicity)
                     END AS race,
@@ -120,6 +143,8 @@ def standardise(con: Any, raw_table: str, out_table: str) -> None:
                c.dob,
                strftime(c.dob, '%Y-%m-%d') AS dob_text,
                year(c.dob) AS birth_year,
+               coalesce(year(c.dob), c.age_birth_year - 1) AS birth_year_low,
+               coalesce(year(c.dob), c.age_birth_year) AS birth_year_high,
                c.sex, c.race,
                CASE WHEN c.address_raw NOT IN ({no_address}) THEN c.address_raw END AS address,
                c.zip,
