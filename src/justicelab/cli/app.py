@@ -9,6 +9,7 @@ from justicelab.cli import (
     ingest_cmd,
     link_cmd,
     openjustice_cmd,
+    pprl_cmd,
     quality_cmd,
     quarantine_cmd,
     source_cmd,
@@ -36,3 +37,4 @@ app.add_typer(quality_cmd.app, name="quality")
 app.add_typer(openjustice_cmd.app, name="openjustice")
 app.add_typer(link_cmd.app, name="link")
 app.add_typer(link_cmd.person_app, name="person")
+app.add_typer(pprl_cmd.app, name="pprl")

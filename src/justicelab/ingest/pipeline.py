@@ -190,6 +190,22 @@ def find_loaded(warehouse: Warehouse, source: str, sha: str, mapping_sha: str) -
     return int(row) if row is not None else None
 
 
+def stage_loadable(con: duckdb.DuckDBPyConnection, path: Path, loaded: LoadedMapping,
+                   standard: Standard | None = None) -> StagedSource:
+    """Read and check ``path`` exactly as :func:`ingest_file` would, without a warehouse.
+
+    Leaves the temporary table ``jl_loadable`` in ``con``: the rows a load would file (``_record_id``,
+    ``_source_row`` and the entity's fields; the first row of a repeated natural key), for tools that
+    need ingest's records on a machine with no workspace (the PPRL encoder).
+    """
+    staged = stage_source(con, path, loaded.mapping.source, loaded.mapping.source_columns())
+    compiled = _compile(staged, loaded, standard or load_standard())
+    with _layered_parse(con):
+        _flag_rows(con, compiled)
+        con.execute("CREATE OR REPLACE TEMP TABLE jl_loadable AS SELECT * FROM jl_load")
+    return staged
+
+
 def ingest_file(
     warehouse: Warehouse,
     path: Path,

@@ -14,6 +14,8 @@ import pyarrow as pa
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
+from justicelab.linkage.bloom import dice_sql
+
 #: Version of the comparisons and blocking below, recorded with every run.
 MODEL_VERSION = "justice-person-v2"
 
@@ -103,6 +105,40 @@ def age_comparison() -> cl.CustomComparison:
     )
 
 
+def encoded_comparison(name: str, cleartext_present: str, thresholds: tuple[tuple[float, str], ...],
+                       description: str) -> cl.CustomComparison:
+    """Dice similarity of two keyed Bloom-filter encodings, for pairs where one side has only encodings
+    (a department that may not share cleartext). Where both sides have the cleartext, the cleartext
+    comparison speaks and this one stays out (it would count the same evidence twice)."""
+    bf = f"{name}_bf"
+    return cl.CustomComparison(
+        output_column_name=f"{name}_encoded",
+        comparison_description=description,
+        comparison_levels=[
+            _level(f"({cleartext_present}) OR {bf}_l IS NULL OR {bf}_r IS NULL", "not needed or missing",
+                   null=True),
+            *(_level(f"{dice_sql(f'{bf}_l', f'{bf}_r')} >= {t}", label) for t, label in thresholds),
+            _ELSE,
+        ],
+    )
+
+
+def encoded_comparisons() -> list[cl.CustomComparison]:
+    return [
+        encoded_comparison("name", "last_squashed_l IS NOT NULL AND last_squashed_r IS NOT NULL",
+                           ((0.999, "encodings identical"), (0.85, "Dice >= 0.85 (a typo or variant)"),
+                            (0.6, "Dice >= 0.6 (one name agrees)")),
+                           "encoded given name and surname (Dice similarity)"),
+        encoded_comparison("dob", "dob_l IS NOT NULL AND dob_r IS NOT NULL",
+                           ((0.999, "encodings identical"), (0.3, "Dice >= 0.3 (one part wrong or day/month swapped)")),
+                           "encoded date of birth (Dice similarity)"),
+        encoded_comparison("address", "address_l IS NOT NULL AND address_r IS NOT NULL",
+                           ((0.999, "encodings identical"), (0.8, "Dice >= 0.8 (a typo)"),
+                            (0.15, "Dice >= 0.15 (same ZIP code)")),
+                           "encoded address and ZIP code (Dice similarity)"),
+    ]
+
+
 def _exact(column: str, label: str) -> cl.CustomComparison:
     return cl.CustomComparison(
         output_column_name=column,
@@ -167,6 +203,9 @@ PREDICT_BLOCKING: list[Any] = [
     block_on("source_person_id"),
     block_on("first_token", "zip"),
     block_on("birth_year", "substr(last_squashed, 1, 2)", "substr(first_token, 1, 1)"),
+    # encoded records: identical encodings of the date of birth, or of the name
+    block_on("dob_bf"),
+    block_on("name_bf"),
 ]
 
 
@@ -197,7 +236,7 @@ def settings() -> SettingsCreator:
         comparisons=[
             name_comparison(), middle_name_comparison(), dob_comparison(), age_comparison(), _exact("sex", "sex"),
             _exact("race", "race and ethnicity"),
-            address_comparison(), source_id_comparison(),
+            address_comparison(), source_id_comparison(), *encoded_comparisons(),
         ],
         blocking_rules_to_generate_predictions=PREDICT_BLOCKING,
         retain_intermediate_calculation_columns=True,
@@ -221,6 +260,10 @@ def train(con: Any, table: str, *, max_u_pairs: float = 2e6, seed: int = 1) -> L
     linker.training.estimate_u_using_random_sampling(max_pairs=max_u_pairs, seed=seed)
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob"))
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("last_squashed", "first_token"))
+    if con.execute(f"SELECT count(*) FROM {table} WHERE name_bf IS NOT NULL AND last_squashed IS NULL").fetchone()[0]:
+        # some records carry only encodings: their comparisons learn from pairs blocked on encodings
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob_bf"))
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on("name_bf"))
     trained = with_m_floor(linker.misc.save_model_to_json())
     return Linker(records, trained, log_level=None)
 

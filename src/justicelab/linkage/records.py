@@ -14,6 +14,8 @@ from typing import Any
 import ibis
 import pyarrow as pa
 
+from justicelab.linkage.bloom import bit_sql
+from justicelab.linkage.store import PERSON_ENCODINGS
 from justicelab.standard import Standard, load_standard
 from justicelab.standard.models import FieldType, ResolvedEntity
 from justicelab.standard.reference import given_name_variants
@@ -44,8 +46,9 @@ def event_date_field(entity: ResolvedEntity) -> str | None:
     return None
 
 
-#: gather's columns and their types, beyond the person fields (which are text but for the date of birth).
-_EXTRA = {"age": "int64", "event_date": "date"}
+#: Keyed Bloom-filter encodings a department uploaded instead of (or beside) cleartext identifiers
+#: (base64 text, see :mod:`justicelab.linkage.encoding`), and its keyed pseudonym of its own person id.
+ENCODED_FIELDS = ("name_bf", "dob_bf", "address_bf", "person_key")
 
 
 def gather(warehouse: Warehouse, standard: Standard | None = None) -> pa.Table:
@@ -69,8 +72,15 @@ def gather(warehouse: Warehouse, standard: Standard | None = None) -> pa.Table:
     if not parts:
         fields = [(c, pa.string()) for c in ("unique_id", "source", "entity", *PERSON_FIELDS)]
         schema = [(c, pa.date32() if c == "date_of_birth" else t) for c, t in fields]
-        return pa.schema([*schema, ("age", pa.int64()), ("event_date", pa.date32())]).empty_table()
+        return pa.schema([*schema, ("age", pa.int64()), ("event_date", pa.date32()),
+                          *((f, pa.string()) for f in ENCODED_FIELDS)]).empty_table()
     union = parts[0] if len(parts) == 1 else ibis.union(*parts)
+    if warehouse.has_table(PERSON_ENCODINGS):
+        enc = warehouse.ibis.table(PERSON_ENCODINGS).select("record_id", *ENCODED_FIELDS)
+        union = union.left_join(enc, union.unique_id == enc.record_id).select(
+            *union.columns, *ENCODED_FIELDS)
+    else:
+        union = union.mutate(**{f: ibis.null("string") for f in ENCODED_FIELDS})
     # A fixed order: training samples rows, and the same data must give the same index on any warehouse.
     return union.order_by("unique_id").to_pyarrow()
 
@@ -103,7 +113,13 @@ def standardise(con: Any, raw_table: str, out_table: str) -> None:
     no_address = ", ".join(f"'{a}'" for a in NO_ADDRESS)
     # a missing value must not read like an empty one, or two different records could share a fingerprint
     fingerprint = ", ".join(f"coalesce(CAST(c.{col} AS VARCHAR), '\\N')" for col in (
-        "spid", "first_name", "middle_name", "last_name", "dob", "age_birth_year", "sex", "race", "address_raw", "zip"))
+        "spid", "first_name", "middle_name", "last_name", "dob", "age_birth_year", "sex", "race", "address_raw", "zip",
+        *ENCODED_FIELDS))
+    # optional inputs: a table from elsewhere (a benchmark's, a department's own extract) may lack them
+    present = {r[0] for r in con.execute(f"DESCRIBE {raw_table}").fetchall()}
+    encoded = ", ".join(f"{f if f in present else 'NULL::VARCHAR'} AS {f}" for f in ENCODED_FIELDS)
+    age = "age" if "age" in present else "NULL::BIGINT"
+    event_date = "event_date" if "event_date" in present else "NULL::DATE"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE jl_clean AS
         SELECT unique_id, source, entity,
@@ -113,14 +129,15 @@ def standardise(con: Any, raw_table: str, out_table: str) -> None:
                {_clean('last_name')} AS last_name,
                date_of_birth AS dob,
                -- the birth year an age at the event implies (one of two years, by whether the birthday had passed)
-               CASE WHEN date_of_birth IS NULL AND age BETWEEN 0 AND 120 AND event_date IS NOT NULL
-                    THEN year(event_date) - age END AS age_birth_year,
+               CASE WHEN date_of_birth IS NULL AND {age} BETWEEN 0 AND 120 AND {event_date} IS NOT NULL
+                    THEN year({event_date}) - {age} END AS age_birth_year,
                CASE WHEN upper(sex) IN ('M', 'F', 'X') THEN upper(sex) END AS sex,
                CASE WHEN lower(race_ethnicity) NOT IN ('unknown', 'other_unknown', '') THEN lower(race_ethnicity)
                     END AS race,
                nullif(trim(regexp_replace(regexp_replace(upper(coalesce(address, '')),
                       '\\s+(APT|UNIT|STE|SUITE|#|SPC|RM)\\b.*$', ''), '\\s+', ' ', 'g')), '') AS address_raw,
-               CASE WHEN regexp_full_match(trim(coalesce(zip, '')), '[0-9]{{5}}') THEN trim(zip) END AS zip
+               CASE WHEN regexp_full_match(trim(coalesce(zip, '')), '[0-9]{{5}}') THEN trim(zip) END AS zip,
+               {encoded}
         FROM {raw_table}
     """)
     con.execute(f"""
@@ -130,7 +147,9 @@ def standardise(con: Any, raw_table: str, out_table: str) -> None:
             SELECT variant AS name, list(DISTINCT name ORDER BY name) AS forms FROM jl_name_variants GROUP BY variant
         )
         SELECT c.unique_id, c.source, c.entity,
-               CASE WHEN c.spid IS NOT NULL THEN c.source || ':' || c.spid END AS source_person_id,
+               -- an encoded source's pseudonym of its person id serves the same purpose as the id itself
+               CASE WHEN c.spid IS NOT NULL THEN c.source || ':' || c.spid
+                    WHEN c.person_key IS NOT NULL THEN c.source || ':#' || c.person_key END AS source_person_id,
                c.first_name,
                split_part(c.first_name, ' ', 1) AS first_token,
                list_distinct(list_append(coalesce(v.forms, []), split_part(c.first_name, ' ', 1))) AS first_forms,
@@ -148,8 +167,10 @@ def standardise(con: Any, raw_table: str, out_table: str) -> None:
                c.sex, c.race,
                CASE WHEN c.address_raw NOT IN ({no_address}) THEN c.address_raw END AS address,
                c.zip,
-               (c.spid IS NOT NULL OR (c.last_name IS NOT NULL AND (c.first_name IS NOT NULL OR c.dob IS NOT NULL)))
-                   AS linkable,
+               {bit_sql('c.name_bf')} AS name_bf, {bit_sql('c.dob_bf')} AS dob_bf,
+               {bit_sql('c.address_bf')} AS address_bf,
+               (c.spid IS NOT NULL OR c.person_key IS NOT NULL OR c.name_bf IS NOT NULL
+                OR (c.last_name IS NOT NULL AND (c.first_name IS NOT NULL OR c.dob IS NOT NULL))) AS linkable,
                -- what the model sees of the record: an incremental run rescores records whose fingerprint changed
                md5(concat_ws('|', {fingerprint})) AS fingerprint
         FROM jl_clean c
