@@ -127,7 +127,6 @@ def link_run(warehouse: Warehouse, *, incremental: bool = False, reuse_model: bo
         else:
             say("scoring candidate pairs")
             pairs_scored = scoring.score_all(con, linker, "jl_pairs")
-            con.execute(f"CREATE TABLE jl_kept_edges AS SELECT * FROM ({scoring.EMPTY_EDGES})")
 
         say("clustering")
         decided = pa.table({
@@ -141,7 +140,7 @@ def link_run(warehouse: Warehouse, *, incremental: bool = False, reuse_model: bo
                 SELECT unique_id_l, unique_id_r, match_probability, match_weight, levels, 'model' AS basis
                 FROM jl_pairs WHERE match_probability >= {THRESHOLD} AND held_back IS NULL
                 UNION ALL
-                SELECT * FROM jl_kept_edges),
+                SELECT * FROM {scoring.KEPT_EDGES}),
             forced AS (   -- a source's own person number is deterministic within that source
                 SELECT first_id AS unique_id_l, unique_id AS unique_id_r, 1.0 AS match_probability,
                        NULL::DOUBLE AS match_weight, NULL::VARCHAR AS levels, 'same source person id' AS basis

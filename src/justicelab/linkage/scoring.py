@@ -25,9 +25,8 @@ from justicelab.warehouse import Warehouse
 #: Pairs below this probability are not kept at all (far below the review band).
 KEEP_ABOVE = 0.05
 
-#: The shape of kept links, for a run that keeps none.
-EMPTY_EDGES = ("SELECT NULL::VARCHAR AS unique_id_l, NULL::VARCHAR AS unique_id_r, NULL::DOUBLE AS match_probability,"
-               " NULL::DOUBLE AS match_weight, NULL::VARCHAR AS levels, NULL::VARCHAR AS basis WHERE false")
+#: Where both scorers leave the earlier run's links that still stand (none after a full scoring).
+KEPT_EDGES = "jl_kept_edges"
 
 
 def levels_sql(settings: dict[str, Any]) -> str:
@@ -66,7 +65,10 @@ def _pairs_sql(settings: dict[str, Any], predictions: str) -> str:
 
 
 def score_all(con: Any, linker: Linker, out_table: str) -> int:
-    """Score every candidate pair of the linker's records into ``out_table``; returns how many."""
+    """Score every candidate pair of the linker's records into ``out_table``; returns how many.
+    Nothing of the earlier run stands: :data:`KEPT_EDGES` is left empty."""
+    con.execute(f"CREATE TABLE {KEPT_EDGES} (unique_id_l VARCHAR, unique_id_r VARCHAR, match_probability DOUBLE, "
+                "match_weight DOUBLE, levels VARCHAR, basis VARCHAR)")
     settings = linker.misc.save_model_to_json()
     pred = linker.inference.predict(threshold_match_probability=KEEP_ABOVE)
     con.execute(f"CREATE TABLE {out_table} AS {_pairs_sql(settings, pred.physical_name)}")
@@ -77,7 +79,7 @@ def score_all(con: Any, linker: Linker, out_table: str) -> int:
 def score_changes(con: Any, warehouse: Warehouse, linker: Linker, db_api: DuckDBAPI, out_table: str,
                   say: Callable[[str], None]) -> int:
     """Score the pairs that involve a new or changed record into ``out_table`` and put the latest run's
-    model links between unchanged records into ``jl_kept_edges``. Returns how many pairs were scored."""
+    model links between unchanged records into :data:`KEPT_EDGES`. Returns how many pairs were scored."""
     previous = warehouse.ibis.table(store.PERSON_INDEX).select("record_id", "fingerprint", "linkable").to_pyarrow()
     if previous.num_rows == 0 or previous["fingerprint"].null_count:
         raise LinkageError("the person index was built before incremental linking existed: run a full "
@@ -98,7 +100,7 @@ def score_changes(con: Any, warehouse: Warehouse, linker: Linker, db_api: DuckDB
         match_weight="match_weight", levels="levels", basis="basis").to_pyarrow()
     con.register("jl_kept_arrow", kept)
     # Only links whose both records are unchanged still stand; the rest are rescored below.
-    con.execute("""CREATE TABLE jl_kept_edges AS SELECT k.* FROM jl_kept_arrow k
+    con.execute(f"""CREATE TABLE {KEPT_EDGES} AS SELECT k.* FROM jl_kept_arrow k
                    SEMI JOIN jl_stable a ON a.unique_id = k.unique_id_l
                    SEMI JOIN jl_stable b ON b.unique_id = k.unique_id_r""")
     con.unregister("jl_kept_arrow")
