@@ -36,6 +36,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _cell(value: Any) -> str:
+    """A table cell: floats to four decimals (a terminal table is for reading; JSON and CSV keep every digit)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".") if value == value else "NaN"
+    return str(_plain(value))
+
+
 def emit(rows: pa.Table | Sequence[Mapping[str, Any]], fmt: Format, title: str | None = None) -> None:
     """Print rows in the chosen format; JSON and CSV go to stdout unadorned for scripts."""
     if isinstance(rows, pa.Table):
@@ -59,7 +68,7 @@ def emit(rows: pa.Table | Sequence[Mapping[str, Any]], fmt: Format, title: str |
         for c in columns:
             table.add_column(c, overflow="fold")
         for r in records:
-            table.add_row(*["" if r.get(c) is None else str(_plain(r.get(c))) for c in columns])
+            table.add_row(*[_cell(r.get(c)) for c in columns])
         console.print(table)
 
 

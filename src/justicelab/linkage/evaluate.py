@@ -90,7 +90,8 @@ def evaluate(warehouse: Warehouse, answer_key: Path, people: Path | None = None,
 def _blocking_pairs(con: Any, warehouse: Warehouse) -> None:
     """Table ``blocked_true``: the true pairs (record_l < record_r) at least one blocking rule generates."""
     load_standardised(con, warehouse, "jl_records")
-    rules = " OR ".join(f"({r.get_blocking_rule('duckdb').blocking_rule_sql})" for r in model.PREDICT_BLOCKING)
+    run = store.latest_run(warehouse)
+    rules = " OR ".join(f"coalesce(({sql}), false)" for sql in model.blocking_sql(run["model"] if run else None))
     con.execute(f"""
         CREATE TABLE blocked_true AS
         SELECT l.unique_id AS record_l, r.unique_id AS record_r

@@ -23,7 +23,7 @@ from justicelab.warehouse import Warehouse
 #: Links at or above this probability are accepted (chosen once, on synthetic data, never per dataset).
 THRESHOLD = 0.9
 #: Pairs between this and :data:`THRESHOLD` that leave two persons apart go to clerical review.
-REVIEW_LOW = 0.5
+REVIEW_LOW = scoring.KEEP_ABOVE
 
 Progress = Callable[[str], None]
 

@@ -22,8 +22,9 @@ from justicelab.linkage import model, store
 from justicelab.linkage.store import LinkageError
 from justicelab.warehouse import Warehouse
 
-#: Pairs below this probability are not kept at all (far below the review band).
-KEEP_ABOVE = 0.05
+#: Pairs below this probability are neither linked nor reviewed, so they are not kept at all (at a million
+#: records, keeping everything above 0.05 held 13 million pairs, most of them for nothing).
+KEEP_ABOVE = 0.5
 
 #: Where both scorers leave the earlier run's links that still stand (none after a full scoring).
 KEPT_EDGES = "jl_kept_edges"

@@ -1,0 +1,61 @@
+"""The model's data-sized choices: which broad blocking rules a dataset can afford, and EM sampling."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from justicelab.linkage import model
+
+
+@pytest.fixture
+def con() -> duckdb.DuckDBPyConnection:
+    c = duckdb.connect()
+    # 40 records: 20 share one date of birth (190 pairs), the rest are all different
+    c.execute("""CREATE TABLE t AS SELECT 'r' || i AS unique_id,
+                 CASE WHEN i < 20 THEN DATE '1980-01-01' ELSE DATE '1950-01-01' + CAST(i AS INTEGER) END AS dob,
+                 'SMITH' || (i % 10) AS last_squashed, 'JOHN' AS first_key, 'JOHN' AS first_token,
+                 CASE WHEN i % 2 = 0 THEN '94110' END AS zip
+                 FROM range(40) r(i)""")
+    return c
+
+
+def _broad_in(rules: list[object]) -> list[tuple[str, ...]]:
+    sqls = [r if isinstance(r, str) else r.get_blocking_rule("duckdb").blocking_rule_sql for r in rules]
+    return [cols for cols in model.BROAD_BLOCKING
+            if any(all(f'l."{c}" = r."{c}"' in s for c in cols) and s.count(" = ") == len(cols) for s in sqls)]
+
+
+def test_broad_rules_are_used_only_where_they_cost_few_pairs(con, monkeypatch):
+    # dob: 190 pairs; surname + given name: 10 groups of 4 -> 60; given name + ZIP: 20 records -> 190
+    assert model._pairs(con, "t", ("dob",)) == 190
+    assert model._pairs(con, "t", ("last_squashed", "first_key")) == 10 * 6
+    assert model._pairs(con, "t", ("first_token", "zip")) == 190  # records without a ZIP code never pair
+    monkeypatch.setattr(model, "BROAD_PAIRS_PER_RECORD", 5)  # budget 200 pairs: all three fit
+    assert _broad_in(model.prediction_rules(con, "t")) == model.BROAD_BLOCKING
+    monkeypatch.setattr(model, "BROAD_PAIRS_PER_RECORD", 2)  # budget 80: only the name rule fits
+    assert _broad_in(model.prediction_rules(con, "t")) == [("last_squashed", "first_key")]
+    rules = model.prediction_rules(con, "t")
+    assert rules[:len(model.PREDICT_BLOCKING)] == model.PREDICT_BLOCKING
+
+
+def test_the_rules_a_model_used_are_saved_with_it(con, monkeypatch):
+    monkeypatch.setattr(model, "BROAD_PAIRS_PER_RECORD", 2)
+    saved = model.settings(model.prediction_rules(con, "t")).get_settings("duckdb").as_dict()
+    sqls = model.blocking_sql(saved)
+    assert len(sqls) == len(model.PREDICT_BLOCKING) + 1
+    assert any('l."last_squashed" = r."last_squashed"' in s and 'l."first_key" = r."first_key"' in s
+               and "dob" not in s for s in sqls)
+    assert model.blocking_sql()[: len(model.PREDICT_BLOCKING)] == sqls[: len(model.PREDICT_BLOCKING)]
+
+
+def test_em_samples_a_stable_share_of_left_records_when_pairs_are_many(con, monkeypatch):
+    assert model._sampled(con, "t", ("dob",)) == "l.dob = r.dob"
+    monkeypatch.setattr(model, "EM_PAIRS", 50)
+    rule = model._sampled(con, "t", ("dob",))
+    assert rule == "l.dob = r.dob AND hash(l.unique_id) % 3 = 0"
+    sampled = con.execute(f"SELECT count(*) FROM t l JOIN t r ON {rule} AND l.unique_id <> r.unique_id").fetchone()[0]
+    everything = con.execute("SELECT count(*) FROM t l JOIN t r ON l.dob = r.dob AND l.unique_id <> r.unique_id"
+                             ).fetchone()[0]
+    assert 0 < sampled < everything
+    assert rule == model._sampled(con, "t", ("dob",))  # the same sample on every run
