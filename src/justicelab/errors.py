@@ -31,6 +31,23 @@ class SynthError(JusticelabError, ValueError):
     """A synthetic-data request that cannot be met (e.g. fewer agencies than counties)."""
 
 
+class AccessDenied(JusticelabError):
+    """The gate refuses a read: the message says why (no grant, expired, aggregate only, no consent, ...)."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, dataset: str | None = None, level: str | None = None,
+                 reasons: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.dataset = dataset
+        self.level = level
+        self.reasons = reasons
+
+
+class GateError(JusticelabError):
+    """The gate cannot work as configured (unreadable or exposed secret, a decision that does not fit the table)."""
+
+
 def describe_validation_error(exc: Exception) -> str:
     """One line per problem of a pydantic ValidationError: 'where.in.the.document: what is wrong'."""
     errors = getattr(exc, "errors", None)

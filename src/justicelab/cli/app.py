@@ -5,16 +5,27 @@ from __future__ import annotations
 import typer
 
 from justicelab.cli import (
+    agreement_cmd,
+    audit_cmd,
+    consent_cmd,
+    dataset_cmd,
+    department_cmd,
+    grant_cmd,
     indicators_cmd,
     ingest_cmd,
     link_cmd,
     openjustice_cmd,
     pprl_cmd,
+    privacy_cmd,
     quality_cmd,
     quarantine_cmd,
+    request_cmd,
+    retention_cmd,
     source_cmd,
     standard_cmd,
     synth_cmd,
+    token_cmd,
+    user_cmd,
     workspace_cmd,
 )
 
@@ -38,3 +49,14 @@ app.add_typer(openjustice_cmd.app, name="openjustice")
 app.add_typer(link_cmd.app, name="link")
 app.add_typer(link_cmd.person_app, name="person")
 app.add_typer(pprl_cmd.app, name="pprl")
+app.add_typer(privacy_cmd.app, name="privacy")
+app.add_typer(department_cmd.app, name="department")
+app.add_typer(user_cmd.app, name="user")
+app.add_typer(token_cmd.app, name="token")
+app.add_typer(dataset_cmd.app, name="dataset")
+app.add_typer(agreement_cmd.app, name="agreement")
+app.add_typer(grant_cmd.app, name="grant")
+app.add_typer(request_cmd.app, name="request")
+app.add_typer(consent_cmd.app, name="consent")
+app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(retention_cmd.app, name="retention")

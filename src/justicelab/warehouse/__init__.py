@@ -1,9 +1,10 @@
 """The warehouse: standard tables on DuckDB (default) or PostgreSQL, through Ibis.
 
-Public surface: :class:`Warehouse`, :func:`create_all`, the table-name constants and schemas.
+Public surface: :class:`Warehouse`, :class:`Generaliser`, :func:`create_all`, the table-name constants and schemas.
 """
 
 from justicelab.warehouse.connection import Warehouse
+from justicelab.warehouse.generalise import Generaliser
 from justicelab.warehouse.tables import (
     BATCHES,
     CHANGES,
@@ -20,6 +21,7 @@ __all__ = [
     "CHANGES",
     "QUARANTINE",
     "SYSTEM_COLUMNS",
+    "Generaliser",
     "Warehouse",
     "create_all",
     "ensure_entity_table",

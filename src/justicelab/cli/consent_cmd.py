@@ -1,0 +1,58 @@
+"""``justicelab consent``: persons' consents to a program using their records of one legal class."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import typer
+
+from justicelab.cli.control_cmd import AsOption, acting, consent_row, day
+from justicelab.cli.output import Format, FormatOption, console, emit
+from justicelab.control.consent import list_consents, record_consent, revoke_consent
+
+app = typer.Typer(help="Consent: a person's consent to a program (e.g. mdt) for one legal class (e.g. part2).",
+                  no_args_is_help=True)
+ScopeHelp = "Legal class the consent covers: public, cori, hipaa, part2, personnel or hmis."
+
+
+@app.command("record")
+def record(person_id: str = typer.Argument(..., help="The person index id, e.g. PER-00000042."),
+           program: str = typer.Option(..., "--program"), scope: str = typer.Option(..., "--scope", help=ScopeHelp),
+           expires: str = typer.Option(None, "--expires", help="Last day the consent holds (YYYY-MM-DD)."),
+           note: str = typer.Option(None, "--note", help="E.g. where the signed form is kept."),
+           as_user: str = AsOption) -> None:
+    """Record a consent (an MDT member, a steward or an admin).
+
+    Example: justicelab consent record PER-00000042 --program mdt --scope part2 --expires 2027-01-01 --as carol
+    """
+    with acting(as_user) as (session, actor):
+        row = record_consent(session, actor, person_id, program=program, scope=scope,
+                             expires=day(expires, "--expires"), note=note)
+        cid = row.id
+    console.print(f"Recorded consent [bold]#{cid}[/]: {person_id}, {program}/{scope}"
+                  + (f", through {expires}" if expires else ""))
+
+
+@app.command("revoke")
+def revoke(person_id: str, program: str = typer.Option(..., "--program"),
+           scope: str = typer.Option(None, "--scope", help="Only this scope (default: every scope)."),
+           reason: str = typer.Option(None, "--reason"), as_user: str = AsOption) -> None:
+    """Revoke a person's current consent(s) for a program.
+
+    Example: justicelab consent revoke PER-00000042 --program mdt --scope part2 --as carol
+    """
+    with acting(as_user) as (session, actor):
+        rows = revoke_consent(session, actor, person_id, program=program, scope=scope, reason=reason)
+        n = len(rows)
+    console.print(f"Revoked {n} consent(s) of {person_id} for {program}")
+
+
+@app.command("list")
+def list_cmd(person: str = typer.Option(None, "--person"), program: str = typer.Option(None, "--program"),
+             current: bool = typer.Option(False, "--current", help="Only consents in force now."),
+             as_user: str = AsOption, fmt: Format = FormatOption) -> None:
+    """Consent records. Example: justicelab consent list --program mdt --current --as carol"""
+    with acting(as_user) as (session, _):
+        rows = [consent_row(c) for c in list_consents(
+            session, person_id=person, program=program, current_at=dt.datetime.now(dt.UTC) if current else None)]
+    emit(rows, fmt, "Consents")

@@ -1,0 +1,81 @@
+"""``justicelab request``: users ask for access; the owning department's stewards approve or decline."""
+
+from __future__ import annotations
+
+import typer
+
+from justicelab.cli.control_cmd import AsOption, acting, day, request_row, split_fields
+from justicelab.cli.output import Format, FormatOption, console, emit, emit_mapping
+from justicelab.control.access_requests import (
+    approve_request,
+    decline_request,
+    get_request,
+    list_requests,
+    request_access,
+)
+from justicelab.control.levels import Level
+
+app = typer.Typer(help="Access requests: ask for access; a steward of the owning department decides.",
+                  no_args_is_help=True)
+
+
+@app.command("add")
+def add(dataset: str = typer.Option(..., "--dataset"), level: Level = typer.Option(..., "--level"),
+        purpose: str = typer.Option(..., "--purpose", help="What the data is for (one of an agreement's purposes)."),
+        fields: str = typer.Option(None, "--fields", help="Comma-separated fields (default: all)."),
+        as_user: str = AsOption) -> None:
+    """Ask for access to a dataset.
+
+    Example: justicelab request add --dataset ed_visit --level identified --purpose "MDT case review" --as bob
+    """
+    with acting(as_user) as (session, actor):
+        req = request_access(session, actor, dataset=dataset, level=level, purpose=purpose,
+                             fields=split_fields(fields))
+        rid, owner = req.id, req.dataset.owner.code
+    console.print(f"Request [bold]#{rid}[/] filed; a steward of {owner} will decide")
+
+
+@app.command("list")
+def list_cmd(status: str = typer.Option("pending", "--status", help="pending, approved, declined or all."),
+             dataset: str = typer.Option(None, "--dataset"), as_user: str = AsOption,
+             fmt: Format = FormatOption) -> None:
+    """Requests (pending ones by default). Example: justicelab request list --as alice"""
+    with acting(as_user) as (session, _):
+        rows = [request_row(r) for r in list_requests(session, status=None if status == "all" else status,
+                                                      dataset=dataset)]
+    emit(rows, fmt, "Access requests")
+
+
+@app.command("show")
+def show(request_id: int, as_user: str = AsOption, fmt: Format = FormatOption) -> None:
+    """One request. Example: justicelab request show 7 --as alice"""
+    with acting(as_user) as (session, _):
+        row = request_row(get_request(session, request_id))
+    emit_mapping(row, fmt, f"Request #{request_id}")
+
+
+@app.command("approve")
+def approve(request_id: int,
+            agreement: str = typer.Option(None, "--agreement", help="Grant under this agreement (default: the one "
+                                          "in force that covers the dataset, level, fields and purpose)."),
+            expires: str = typer.Option(None, "--expires", help="Last day (default: the agreement's end)."),
+            as_user: str = AsOption) -> None:
+    """Approve a request: creates the grant to the requester.
+
+    Example: justicelab request approve 7 --as alice
+    """
+    with acting(as_user) as (session, actor):
+        req, grant = approve_request(session, actor, request_id, agreement=agreement,
+                                     expires=day(expires, "--expires"))
+        msg = (f"Approved request #{req.id}: grant #{grant.id} to {req.requester.username} on {req.dataset.name} "
+               f"at {grant.level} under {grant.agreement.code} until {grant.expires}")
+    console.print(msg)
+
+
+@app.command("decline")
+def decline(request_id: int, reason: str = typer.Option(..., "--reason", help="Why (the requester sees it)."),
+            as_user: str = AsOption) -> None:
+    """Decline a request with a reason. Example: justicelab request decline 7 --reason "no agreement covers it" """
+    with acting(as_user) as (session, actor):
+        decline_request(session, actor, request_id, reason)
+    console.print(f"Declined request [bold]#{request_id}[/]")

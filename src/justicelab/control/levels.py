@@ -1,0 +1,41 @@
+"""Access levels, ordered: what a grant allows a principal to see of a dataset or field."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Level(StrEnum):
+    """``none`` < ``aggregate`` < ``deidentified`` < ``identified`` (compare with :func:`rank`)."""
+
+    none = "none"
+    aggregate = "aggregate"
+    deidentified = "deidentified"
+    identified = "identified"
+
+    @property
+    def rank(self) -> int:
+        return _ORDER.index(self)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Level):
+            return NotImplemented
+        return self.rank < other.rank
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Level):
+            return NotImplemented
+        return self.rank <= other.rank
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Level):
+            return NotImplemented
+        return self.rank > other.rank
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Level):
+            return NotImplemented
+        return self.rank >= other.rank
+
+
+_ORDER = [Level.none, Level.aggregate, Level.deidentified, Level.identified]
