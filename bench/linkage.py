@@ -94,7 +94,8 @@ def worker_city_ours(job: dict[str, Any]) -> dict[str, Any]:
 
     with Warehouse.open(job["warehouse"]) as wh:
         t0 = time.perf_counter()
-        summary = link_run(wh)
+        # each phase's start time goes to the worker's log (city-ours.log): where the time goes
+        summary = link_run(wh, progress=lambda msg: print(f"{time.perf_counter() - t0:8.1f} s  {msg}", flush=True))
         seconds = time.perf_counter() - t0
     return {"seconds": seconds, "records": summary.records, "pairs_scored": summary.pairs_scored,
             "links": summary.links, "persons": summary.persons, "model": _model_in_use()}

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from justicelab.cli import synth_external_cmd
 from justicelab.cli.output import Format, FormatOption, console, emit, err_console
 from justicelab.errors import WorkspaceError
 from justicelab.workspace import SourceDecl, Workspace
@@ -105,3 +106,6 @@ def state(
     emit(_rows(manifest.sources, out), fmt, "Synthetic state")
     if register:
         _register(manifest.sources, out)
+
+
+app.command("external")(synth_external_cmd.external)
