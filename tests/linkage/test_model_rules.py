@@ -59,3 +59,31 @@ def test_em_samples_a_stable_share_of_left_records_when_pairs_are_many(con, monk
                              ).fetchone()[0]
     assert 0 < sampled < everything
     assert rule == model._sampled(con, "t", ("dob",))  # the same sample on every run
+
+
+def test_every_held_back_pattern_names_levels_the_model_has():
+    from justicelab.linkage import scoring
+
+    settings = model.settings().get_settings("duckdb").as_dict()
+    sql = scoring.held_back_sql(settings)
+    assert sql.count("WHEN ") == len(model.HOLD_BACK)
+    assert "gamma_date_of_birth IN (-1)" in sql  # a null level ("missing") is gamma -1
+    broken = [("x", {"name": ("no such level",)})]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(model, "HOLD_BACK", broken)
+        with pytest.raises(scoring.LinkageError, match="no such level"):
+            scoring.held_back_sql(settings)
+
+
+def test_stored_levels_decode_with_the_model_that_wrote_them():
+    from justicelab.linkage import scoring
+
+    settings = model.settings().get_settings("duckdb").as_dict()
+    names = [c["output_column_name"] for c in settings["comparisons"]]
+    text = "|".join(["-1:0.0"] * len(names))
+    decoded = scoring.decode_levels(settings, text.replace("-1:0.0", "0:-2.5", 1))
+    assert list(decoded) == names
+    assert decoded["name"] == {"level": "all other", "weight": -2.5}
+    assert decoded["sex"] == {"level": "missing or not comparable", "weight": 0.0}
+    legacy = '{"name": {"level": "exact", "weight": 9.1}}'
+    assert scoring.decode_levels(settings, legacy) == {"name": {"level": "exact", "weight": 9.1}}

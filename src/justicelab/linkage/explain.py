@@ -14,6 +14,7 @@ import duckdb
 
 from justicelab.linkage import model, store
 from justicelab.linkage.records import load_standardised
+from justicelab.linkage.scoring import level_label
 from justicelab.linkage.store import LinkageError
 from justicelab.warehouse import Warehouse
 
@@ -21,13 +22,6 @@ from justicelab.warehouse import Warehouse
 SHOWN = {"name": ("first_name", "last_name"), "middle_name": ("middle_name",), "date_of_birth": ("dob",),
          "age": ("birth_year_low", "birth_year_high"),
          "sex": ("sex",), "race": ("race",), "address": ("address", "zip"), "source_person_id": ("source_person_id",)}
-
-
-def _label(comp: dict[str, Any], gamma: int) -> str:
-    if gamma == -1:
-        return "missing or not comparable"
-    non_null = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
-    return str(non_null[len(non_null) - 1 - gamma]["label_for_charts"])
 
 
 def explain(warehouse: Warehouse, record_a: str, record_b: str) -> list[dict[str, Any]]:
@@ -73,7 +67,7 @@ def explain(warehouse: Warehouse, record_a: str, record_b: str) -> list[dict[str
         weight = float(scored.get(f"mw_{name}") or 0.0) + float(scored.get(f"mw_tf_adj_{name}") or 0.0)
         total += weight
         cols = SHOWN.get(name, ())
-        rows.append({"step": name, "level": _label(comp, int(scored[f"gamma_{name}"])),
+        rows.append({"step": name, "level": level_label(comp, int(scored[f"gamma_{name}"])),
                      "left": " ".join(str(left.get(c) or "-") for c in cols),
                      "right": " ".join(str(right.get(c) or "-") for c in cols),
                      "weight": round(weight, 2), "total": round(total, 2)})

@@ -7,10 +7,10 @@ the warehouse is refused and the review marked stale, never applied blindly.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from justicelab.linkage import store
+from justicelab.linkage.scoring import decode_levels
 from justicelab.linkage.store import LinkageError, utcnow
 from justicelab.warehouse import Warehouse
 
@@ -32,7 +32,7 @@ def get_review(warehouse: Warehouse, review_id: int) -> dict[str, Any]:
         rows = t.filter(t.review_id == review_id).to_pyarrow().to_pylist()
         if rows:
             row = dict(rows[0])
-            row["levels"] = json.loads(row["levels"]) if row["levels"] else {}
+            row["levels"] = decode_levels(store.run_model(warehouse, row["run_id"]), row["levels"])
             return row
     raise LinkageError(f"no review {review_id} (see `justicelab link review list`)")
 

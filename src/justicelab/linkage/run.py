@@ -22,6 +22,8 @@ from justicelab.warehouse import Warehouse
 
 #: Links at or above this probability are accepted (chosen once, on synthetic data, never per dataset).
 THRESHOLD = 0.9
+#: Accepted links are written to the warehouse this many at a time.
+WRITE_BATCH = 250_000
 #: Pairs between this and :data:`THRESHOLD` that leave two persons apart go to clerical review.
 REVIEW_LOW = scoring.KEEP_ABOVE
 
@@ -180,6 +182,7 @@ def link_run(warehouse: Warehouse, *, incremental: bool = False, reuse_model: bo
         con.register("jl_ids_arrow", ids)
         con.execute("CREATE TABLE jl_ids AS SELECT * FROM jl_ids_arrow")
         con.unregister("jl_ids_arrow")
+        del ids, cluster_of, person_of, previous, known  # a million records' worth each: not needed any more
         con.execute(f"""
             CREATE TABLE jl_band AS
             WITH left_side AS MATERIALIZED (
@@ -200,13 +203,23 @@ def link_run(warehouse: Warehouse, *, incremental: bool = False, reuse_model: bo
                                       r.fingerprint
                                FROM jl_records r JOIN jl_ids i USING (unique_id)
                                ORDER BY r.unique_id""").to_arrow_table()
+        say("writing the person index")
+        # The accepted links are the biggest result (millions at a million records): they go over in
+        # batches, so the run never holds them all in Python at once.
         accepted = con.execute("""SELECT unique_id_l AS record_l, unique_id_r AS record_r, match_probability,
                                          match_weight, levels, basis FROM jl_edges
-                                  ORDER BY record_l, record_r, basis""").to_arrow_table()
+                                  ORDER BY record_l, record_r, basis""").fetch_record_batch(WRITE_BATCH)
+        summary = _write(warehouse, index, accepted, review, trained, events, notes, kind=kind, started=started,
+                         settings=settings, pairs_scored=pairs_scored, links=links, persons=persons)
     finally:
         con.close()
+    return summary
 
-    say("writing the person index")
+
+def _write(warehouse: Warehouse, index: pa.Table, accepted: pa.RecordBatchReader, review: pa.Table,
+           trained: pa.Table | None, events: list[clusters.Event], notes: list[str], *, kind: str,
+           started: Any, settings: dict[str, Any], pairs_scored: int, links: int, persons: int) -> RunSummary:
+    """Replace the person index with the run's results in one warehouse transaction."""
     with warehouse.transaction():
         run_id = store.next_id(warehouse, store.RUNS, "run_id")
         review = _new_reviews(warehouse, review, run_id)
@@ -214,8 +227,9 @@ def link_run(warehouse: Warehouse, *, incremental: bool = False, reuse_model: bo
         warehouse.insert_arrow(store.PERSON_INDEX, index.append_column("run_id", pa.array([run_id] * index.num_rows,
                                                                                             pa.int64())))
         warehouse.execute(f'DELETE FROM "{store.PAIRS}"')
-        warehouse.insert_arrow(store.PAIRS, accepted.append_column(
-            "run_id", pa.array([run_id] * accepted.num_rows, pa.int64())))
+        for batch in accepted:
+            warehouse.insert_arrow(store.PAIRS, pa.Table.from_batches([batch]).append_column(
+                "run_id", pa.array([run_id] * batch.num_rows, pa.int64())))
         warehouse.insert_arrow(store.REVIEWS, review)
         if trained is not None:
             warehouse.execute(f'DELETE FROM "{store.TERM_FREQUENCIES}"')

@@ -103,6 +103,15 @@ def latest_run(warehouse: Warehouse) -> dict[str, Any] | None:
     return dict(run)
 
 
+def run_model(warehouse: Warehouse, run_id: int) -> dict[str, Any]:
+    """The model a run scored with (stored links and reviews are read back with it)."""
+    t = warehouse.ibis.table(RUNS)
+    rows = t.filter(t.run_id == run_id).select("model_json").to_pyarrow().to_pylist()
+    if not rows:
+        raise LinkageError(f"run {run_id} is not in {RUNS}")
+    return dict(json.loads(rows[0]["model_json"]))
+
+
 def term_frequencies(warehouse: Warehouse) -> pa.Table | None:
     """The stored term frequencies (column_name, value, tf), or None if the index predates storing them."""
     if not warehouse.has_table(TERM_FREQUENCIES) or warehouse.count(TERM_FREQUENCIES) == 0:
