@@ -13,7 +13,10 @@ import yaml
 from typer.testing import CliRunner
 
 from justicelab.cli import app
+from justicelab.control import ControlError
+from justicelab.errors import AccessDenied
 from tests.conftest import BOOKING_MAPPING
+from tests.gate.access import grant_workspace
 from tests.ingest.test_readers_and_load import ROWS, write_csv
 
 runner = CliRunner()
@@ -60,15 +63,24 @@ def test_ingest_all_then_status_and_quarantine(workspace):
     assert status["tables"] == [{"table": "booking", "kind": "person_event", "rows": 3, "batches": 1, "sources": 1}]
     assert status["rows_quarantined"] == 1
 
-    q = json.loads(run("quarantine", "list", "--format", "json").stdout)
+    q = json.loads(run("quarantine", "list", "--format", "json").stdout)  # counts only: no gate
     assert q[0]["batch_id"] == batch["batch"] and q[0]["rows_quarantined"] == 1
-    shown = json.loads(run("quarantine", "show", str(batch["batch"]), "--format", "json").stdout)
+    # the rows themselves are source rows as delivered: identified access to booking, through the gate
+    gated = ["--purpose", "data quality", "--as", "pat"]
+    with pytest.raises(ControlError, match="no user 'pat'"):
+        run("quarantine", "show", str(batch["batch"]), *gated, ok=False)
+    grant_workspace(workspace, {"booking": "sheriff"}, "pat", "data quality")
+    shown = json.loads(run("quarantine", "show", str(batch["batch"]), *gated, "--format", "json").stdout)
     assert shown[0]["source_row"] == 5
     assert {r["rule"] for r in shown[0]["reasons"]} >= {"type", "codelist", "release_after_booking"}
-    run("quarantine", "export", str(batch["batch"]), "fix.csv")
+    run("quarantine", "export", str(batch["batch"]), "fix.csv", *gated)
     with open("fix.csv", encoding="utf-8") as fh:
         (row,) = list(csv.DictReader(fh))
     assert row["BOOK_NO"] == "B9"
+    with pytest.raises(AccessDenied, match="purpose 'curiosity' is not covered"):
+        run("quarantine", "show", str(batch["batch"]), "--purpose", "curiosity", "--as", "pat", ok=False)
+    reads = json.loads(run("audit", "list", "--action", "read", "--as", "root", "--format", "json").stdout)
+    assert [(r["action"], r["actor"]) for r in reads] == [("read", "pat"), ("read", "pat"), ("read.denied", "pat")]
 
     again = json.loads(run("ingest", "--all", "--format", "json").stdout)
     assert again[0]["status"] == "skipped"

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from justicelab.linkage import LinkageError
+from justicelab.errors import AccessDenied, GateError
+from justicelab.ingest import load_mapping
+from justicelab.workspace import Workspace
 from tests.cli.test_cli import run
+from tests.gate.access import grant_workspace
 
 
 @pytest.mark.parametrize("group", [["link", "run"], ["link", "status"], ["link", "explain"], ["link", "evaluate"],
@@ -28,19 +32,35 @@ def test_link_run_status_review_explain_evaluate_person(tmp_path, monkeypatch):
     scores = json.loads(run("link", "evaluate", "--answer-key", "data/answer_key/answer_key.csv",
                             "--format", "json").stdout)
     assert scores[0]["group"] == "overall" and scores[0]["pair_f1"] > 0.9
-    pending = json.loads(run("link", "review", "list", "--format", "json").stdout)
+    # reviewing pairs and looking at persons shows identifying values: through the gate, as a linkage reviewer
+    sources = Workspace.find().config.sources
+    owners = {load_mapping(Path(source.mapping)).mapping.entity: source.department for source in sources}
+    grant_workspace(tmp_path / "city", owners, "ana", "linkage review")
+    gated = ["--purpose", "linkage review", "--as", "ana"]
+    pending = json.loads(run("link", "review", "list", *gated, "--format", "json").stdout)
     if pending:
         first = pending[0]
-        shown = json.loads(run("link", "review", "show", str(first["review_id"]), "--format", "json").stdout)
+        shown = json.loads(run("link", "review", "show", str(first["review_id"]), *gated, "--format", "json").stdout)
         assert shown[-1]["comparison"] == "total"
-        assert "rejected" in run("link", "review", "reject", str(first["review_id"]), "--user", "ana").stdout
-    index = json.loads(run("person", "show", "PER-00000001", "--format", "json").stdout)
-    assert index and all(r["record_id"] for r in index)
+        assert "rejected" in run("link", "review", "reject", str(first["review_id"]), *gated).stdout
+    found = json.loads(run("person", "show", "PER-00000001", *gated, "--format", "json").stdout)
+    index = found["records"]
+    assert index and all(r["record_id"] and r["last_name"] for r in index) and found["withheld"] == []
     a = index[0]["record_id"]
-    waterfall = json.loads(run("link", "explain", a, a, "--format", "json").stdout)
+    waterfall = json.loads(run("link", "explain", a, a, *gated, "--format", "json").stdout)
     assert waterfall[0]["step"].startswith("prior")
-    with pytest.raises(LinkageError, match="not in the warehouse"):
-        run("link", "explain", a, "nowhere:1", ok=False)
+    with pytest.raises(GateError, match="not in the warehouse's person index"):
+        run("link", "explain", a, "nowhere:1", *gated, ok=False)
+    # someone without grants sees nothing of the person, and each dataset says why (whether or not it has records)
+    grant_workspace(tmp_path / "city", {}, "zoe", "linkage review")
+    nothing = json.loads(run("person", "show", "PER-00000001", "--purpose", "linkage review", "--as", "zoe",
+                             "--format", "json").stdout)
+    assert nothing["records"] == [] and {w["dataset"] for w in nothing["withheld"]} == set(owners)
+    with pytest.raises(AccessDenied, match="no grant on"):
+        run("link", "explain", a, a, "--purpose", "linkage review", "--as", "zoe", ok=False)
+    reads = json.loads(run("audit", "list", "--action", "read", "--user", "zoe", "--as", "root", "--format",
+                           "json").stdout)
+    assert len(reads) == len(owners) + 1 and {r["action"] for r in reads} == {"read.denied"}
     again = {r["measure"]: r["value"] for r in json.loads(run("link", "run", "--incremental", "--format",
                                                               "json").stdout)}
     assert again["kind"] == "incremental" and again["persons"] == summary["persons"]

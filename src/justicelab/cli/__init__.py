@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sys
 
+from rich.markup import escape
+
 from justicelab.cli.app import app
 from justicelab.cli.output import err_console
 from justicelab.errors import JusticelabError
@@ -17,7 +19,7 @@ def main() -> None:
     try:
         app()
     except JusticelabError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
 
 

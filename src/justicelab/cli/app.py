@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from justicelab.cli import (
+    access_cmd,
     agreement_cmd,
     audit_cmd,
     consent_cmd,
@@ -19,6 +20,7 @@ from justicelab.cli import (
     privacy_cmd,
     quality_cmd,
     quarantine_cmd,
+    read_cmd,
     request_cmd,
     retention_cmd,
     source_cmd,
@@ -60,3 +62,5 @@ app.add_typer(request_cmd.app, name="request")
 app.add_typer(consent_cmd.app, name="consent")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(retention_cmd.app, name="retention")
+app.add_typer(access_cmd.app, name="access")
+app.command("read")(read_cmd.read_dataset)

@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 # Piped output (make, CI logs) has no terminal width; give tables room instead of rich's 80 columns.
@@ -68,7 +69,7 @@ def emit(rows: pa.Table | Sequence[Mapping[str, Any]], fmt: Format, title: str |
         for c in columns:
             table.add_column(c, overflow="fold")
         for r in records:
-            table.add_row(*[_cell(r.get(c)) for c in columns])
+            table.add_row(*[escape(_cell(r.get(c))) for c in columns])  # data, never rich markup
         console.print(table)
 
 

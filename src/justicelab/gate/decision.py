@@ -106,7 +106,19 @@ class AnyOf:
         return "(" + " OR ".join(p.describe() for p in self.parts) + ")" if self.parts else "no rows"
 
 
-RowPredicate = Compare | PersonIn | AllOf | AnyOf
+@dataclass(frozen=True)
+class Not:
+    """The part does not hold. Every predicate is two-valued (a rule on a missing value keeps no row), so the
+    rows a predicate keeps and the rows its ``Not`` keeps split the table exactly: the grant composition uses
+    it to give each row region its own levels."""
+
+    part: RowPredicate
+
+    def describe(self) -> str:
+        return f"NOT {self.part.describe()}"
+
+
+RowPredicate = Compare | PersonIn | AllOf | AnyOf | Not
 
 
 def predicate_fields(predicate: RowPredicate) -> set[str]:
@@ -115,6 +127,8 @@ def predicate_fields(predicate: RowPredicate) -> set[str]:
         return {predicate.field}
     if isinstance(predicate, PersonIn):
         return {"person_id"}
+    if isinstance(predicate, Not):
+        return predicate_fields(predicate.part)
     return set().union(*(predicate_fields(p) for p in predicate.parts)) if predicate.parts else set()
 
 

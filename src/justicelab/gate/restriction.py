@@ -16,7 +16,7 @@ import ibis.expr.types as ir
 
 from justicelab.control.levels import Level
 from justicelab.errors import AccessDenied, GateError
-from justicelab.gate.decision import AccessDecision, AllOf, Compare, PersonIn, RowPredicate, predicate_fields
+from justicelab.gate.decision import AccessDecision, AllOf, Compare, Not, PersonIn, RowPredicate, predicate_fields
 from justicelab.gate.deidentify import (
     PERSON_ID,
     ColumnPlan,
@@ -149,6 +149,8 @@ def _predicate(table: ir.Table, predicate: RowPredicate) -> ir.BooleanValue:
             return ibis.literal(False)
         persons = ibis.memtable({"person_id": sorted(predicate.person_ids)}, schema={"person_id": "string"})
         return table[PERSON_ID].isin(persons.person_id) & table[PERSON_ID].notnull()
+    if isinstance(predicate, Not):  # NULL (unknown) counts as "does not hold", so NOT keeps that row
+        return ~_predicate(table, predicate.part).fill_null(False)
     if isinstance(predicate, AllOf):
         result: ir.BooleanValue = ibis.literal(True)
         for part in predicate.parts:

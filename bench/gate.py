@@ -1,0 +1,215 @@
+"""Benchmark: the gate's cost. (a) A 1,000,000-row read at the deidentified level through ``justicelab.gate.read``
+(grant composition, keyed pseudonyms, generalisation, the audit-ledger entry) against the same query
+without the gate: a plain select of the same columns of the same table, joined to the person index the
+same way. (b) A permission check (grant composition) for one user among 10,000 grants, against a naive
+check that loads every grant and tests each in Python.
+
+The table is a citation table made in DuckDB SQL: ``--rows`` records of ``--rows / 4`` persons (a few have
+many records, most one or two), a source person id per person, dates, ages, ZIP codes and agencies spread
+as in the synthetic city. Times are the best of ``--repeat`` runs, after one warm-up.
+
+    .venv/bin/python bench/gate.py                  # 1,000,000 rows, 10,000 grants
+    .venv/bin/python bench/gate.py --rows 200000 --grants 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from justicelab.control import open_control, valid_grants
+from justicelab.control.accounts import add_department, add_user, get_user
+from justicelab.control.agreements import add_agreement
+from justicelab.control.datasets import add_dataset
+from justicelab.control.grants import add_grant, same_purpose
+from justicelab.control.levels import Level
+from justicelab.control.models import Agreement, Dataset, Grant, User
+from justicelab.control.periods import utcnow
+from justicelab.gate import GateSecret, compose, read, readable_table
+from justicelab.linkage.store import PERSON_INDEX, SCHEMAS
+from justicelab.standard import load_standard
+from justicelab.warehouse import Generaliser, Warehouse, ensure_entity_table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.gate.access import agreement
+
+STANDARD = load_standard()
+AGENCIES = {f"A{i:02d}": county for i, county in enumerate(
+    ["sacramento", "yolo", "placer", "el_dorado", "sutter", "yuba", "solano", "san_joaquin"] * 3)}
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[Any, float, float]:
+    """(last result, best seconds, median seconds) over ``repeat`` runs after one warm-up."""
+    fn()
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return result, min(times), statistics.median(times)
+
+
+def build_warehouse(path: Path, rows: int) -> None:
+    """A citation table of ``rows`` records, its person index and the agency directory, all in DuckDB SQL."""
+    persons = max(rows // 4, 1)
+    agencies = list(AGENCIES)
+    with Warehouse.open(str(path)) as wh:
+        ensure_entity_table(wh, STANDARD.entity("citation"))
+        ensure_entity_table(wh, STANDARD.entity("agency"))
+        wh.ensure_table(PERSON_INDEX, SCHEMAS[PERSON_INDEX])
+        agency_case = " ".join(f"WHEN {i} THEN '{a}'" for i, a in enumerate(agencies))
+        # person p owns records where (i * 2654435761) mod persons == p, skewed: a quarter of the records go to
+        # the first 2% of persons (the frequent utilizers)
+        wh.execute(f"""
+            CREATE TEMP TABLE jl_bench AS SELECT i,
+              CASE WHEN i % 4 = 0 THEN (hash(i) % {max(persons // 50, 1)}) ELSE hash(i * 7) % {persons} END AS p
+            FROM range({rows}) r(i)""")
+        wh.execute(f"""
+            INSERT INTO citation (_record_id, _source, _batch_id, _source_row, source_person_id, last_name,
+              first_name, middle_name, date_of_birth, age, sex, race_ethnicity, address, city, zip, citation_number,
+              citation_date, agency_code, offense_code, offense_description, offense_level, location,
+              officer_badge, court_date)
+            SELECT 'police_citations:C' || lpad(i::VARCHAR, 9, '0'), 'police_citations', 1 + i // 100000,
+              i % 100000 + 2, 'SP' || lpad(p::VARCHAR, 8, '0'), 'LAST' || (p % 9973)::VARCHAR,
+              'FIRST' || (p % 613)::VARCHAR, NULL, DATE '1940-01-01' + (p * 37 % 25000)::INTEGER,
+              18 + (p + i // 1000) % 60, CASE p % 3 WHEN 0 THEN 'F' ELSE 'M' END,
+              CASE p % 5 WHEN 0 THEN 'hispanic' WHEN 1 THEN 'white' WHEN 2 THEN 'black' WHEN 3 THEN 'asian'
+                ELSE 'other' END,
+              (p % 4999)::VARCHAR || ' OAK ST', 'ALDER BAY', (95600 + p % 400)::VARCHAR,
+              'C' || lpad(i::VARCHAR, 9, '0'), DATE '2016-01-01' + (i % 2900)::INTEGER,
+              CASE i % {len(agencies)} {agency_case} END, 'PC 647(e)', 'Illegal lodging',
+              CASE i % 7 WHEN 0 THEN 'felony' WHEN 1 THEN 'infraction' ELSE 'misdemeanor' END,
+              (i % 300)::VARCHAR || '00 BLK K ST', 'B' || (i % 400)::VARCHAR,
+              DATE '2016-02-01' + (i % 2900)::INTEGER
+            FROM jl_bench""")
+        wh.execute("""
+            INSERT INTO person_index SELECT 'police_citations:C' || lpad(i::VARCHAR, 9, '0'),
+              'PER-' || lpad(p::VARCHAR, 8, '0'), 'police_citations', 'citation', 1, true, 'x' FROM jl_bench""")
+        values = ", ".join(f"('{a}', '{c}', 'agencies:{a}', 'agencies', 1, {n + 2})"
+                           for n, (a, c) in enumerate(AGENCIES.items()))
+        wh.execute(f"INSERT INTO agency (agency_code, county, _record_id, _source, _batch_id, _source_row) "
+                   f"VALUES {values}")
+
+
+def seed_control(path: Path, folder: Path, grants: int) -> Any:
+    """root, police and health, researcher rita with one deidentified grant on citation; ``grants`` grants in all
+    (the others to other users, roles and departments, on citation and booking), inserted in bulk."""
+    db = open_control(str(path))
+    with db.session() as s:
+        root = add_user(s, None, "root", roles=["admin"])
+        for code in ("police", "health", "sheriff"):
+            add_department(s, root, code, code.title())
+        add_user(s, root, "rita", roles=["researcher"], departments=["police"])
+        add_dataset(s, root, "citation", "police")
+        add_dataset(s, root, "booking", "sheriff")
+        add_agreement(s, root, agreement(folder, "dsa", parties=["police", "health", "sheriff"],
+                                         datasets=[{"dataset": "citation"}, {"dataset": "booking"}]))
+        add_grant(s, get_user(s, "root"), dataset="citation", principal="role:researcher", level="deidentified",
+                  agreement="dsa", purpose="research")
+    with db.session() as s:  # the other grants, in bulk: what matters is how many rows the check must face
+        citation = s.scalar(select(Dataset.id).where(Dataset.name == "citation"))
+        booking = s.scalar(select(Dataset.id).where(Dataset.name == "booking"))
+        ag = s.scalar(select(Agreement.id).where(Agreement.code == "dsa"))
+        today = utcnow().date()
+        kinds = [("user", lambda n: f"user{n:05d}"), ("department", lambda n: f"dept{n % 300:03d}"),
+                 ("role", lambda n: "analyst" if n % 2 else "mdt_member")]
+        rows = []
+        for n in range(grants - 1):
+            kind, name = kinds[n % 3]
+            rows.append({"dataset_id": citation if n % 2 else booking, "principal_kind": kind,
+                         "principal_name": name(n), "level": "deidentified", "fields": None, "row_rule": None,
+                         "agreement_id": ag, "purpose": None, "starts": today, "expires": today + dt.timedelta(300),
+                         "created_at": utcnow(), "created_by": "root"})
+        s.execute(insert(Grant), rows)
+    return db
+
+
+def naive_check(db: Any, user: str, dataset: str, purpose: str) -> list[int]:
+    """The baseline: load every grant with its agreement and test each one in Python."""
+    with db.session() as s:
+        person = s.scalar(select(User).where(User.username == user))
+        assert person is not None
+        mine = {f"user:{person.username}", *(f"role:{r}" for r in person.roles),
+                *(f"department:{d}" for d in person.department_codes)}
+        day = utcnow().date()
+        out = []
+        for g in s.scalars(select(Grant)):
+            if (f"{g.principal_kind}:{g.principal_name}" in mine and g.dataset.name == dataset
+                    and g.revoked_at is None and g.starts <= day <= g.expires and g.agreement.starts <= day
+                    <= g.agreement.ends and any(same_purpose(p, purpose) for p in g.agreement.purposes)
+                    and (g.purpose is None or same_purpose(g.purpose, purpose))):
+                out.append(g.id)
+        return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--grants", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="jl_bench_gate_") as tmp:
+        folder = Path(tmp)
+        start = time.perf_counter()
+        build_warehouse(folder / "wh.duckdb", args.rows)
+        db = seed_control(folder / "control.sqlite", folder, args.grants)
+        print(f"setup: {args.rows:,} citation rows, {args.grants:,} grants in {time.perf_counter() - start:.1f} s")
+        secret = GateSecret.load_or_create(folder)
+        with Warehouse.open(str(folder / "wh.duckdb")) as wh:
+            generaliser = Generaliser.for_warehouse(STANDARD, wh)
+
+            def gated() -> Any:
+                return read(wh, db, folder, "rita", "citation", "research", standard=STANDARD,
+                            generaliser=generaliser, secret=secret)
+
+            result, gate_best, gate_median = timed(gated, args.repeat)
+            columns = result.columns
+            table = readable_table(wh, STANDARD.entity("citation"))
+
+            def plain() -> Any:
+                return table.select(*columns).to_pyarrow()
+
+            raw, plain_best, plain_median = timed(plain, args.repeat)
+            assert raw.num_rows == result.row_count == args.rows
+        print(f"\n(a) read of {args.rows:,} rows at deidentified, {len(columns)} columns "
+              f"({', '.join(columns)})")
+        print(f"    plain select of the same columns : best {plain_best:.3f} s, median {plain_median:.3f} s")
+        print(f"    through the gate (read)          : best {gate_best:.3f} s, median {gate_median:.3f} s")
+        print(f"    ratio gate / plain               : {gate_best / plain_best:.2f}x (target <= 1.5x)")
+
+        with db.session() as s:
+            rita = get_user(s, "rita")  # the acting user, resolved once per request as every surface does
+
+            def composed() -> Any:
+                return compose(s, rita, "citation", "research", standard=STANDARD)
+
+            c, compose_best, compose_median = timed(composed, args.repeat * 20)
+            check, check_best, _ = timed(lambda: valid_grants(s, rita, "citation", "research", standard=STANDARD),
+                                         args.repeat * 20)
+            _, by_name, _ = timed(lambda: compose(s, "rita", "citation", "research", standard=STANDARD),
+                                  args.repeat * 20)
+        assert c.readable and c.parts[0].access("sex").level is Level.deidentified
+        naive, naive_best, naive_median = timed(lambda: naive_check(db, "rita", "citation", "research"), args.repeat)
+        assert naive == [g.id for g in check.applicable]
+        print(f"\n(b) permission check for one user among {args.grants:,} grants")
+        print(f"    naive (load every grant, test in Python): best {naive_best * 1000:.1f} ms, "
+              f"median {naive_median * 1000:.1f} ms")
+        print(f"    valid_grants (one indexed query)        : best {check_best * 1000:.3f} ms")
+        print(f"    compose (valid_grants + composition)    : best {compose_best * 1000:.3f} ms, "
+              f"median {compose_median * 1000:.3f} ms (target < 1 ms)")
+        print(f"    compose, looking the user up by name too: best {by_name * 1000:.3f} ms")
+        print(f"    ratio naive / compose                   : {naive_best / compose_best:.0f}x")
+        db.close()
+
+
+if __name__ == "__main__":
+    main()
