@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from justicelab.cli import privacy_attack_cmd, privacy_dp_cmd, privacy_risk_cmd
+from justicelab.cli import (
+    privacy_anonymize_cmd,
+    privacy_attack_cmd,
+    privacy_dp_cmd,
+    privacy_risk_cmd,
+)
 
 app = typer.Typer(
     help="Disclosure control: measure re-identification risk, anonymise, suppress small cells, release noisy counts.",
@@ -13,4 +18,5 @@ app = typer.Typer(
 app.command("assess")(privacy_risk_cmd.assess)
 app.command("dp-counts")(privacy_dp_cmd.dp_counts_cmd)
 app.add_typer(privacy_dp_cmd.budget_app, name="budget")
+app.command("anonymize")(privacy_anonymize_cmd.anonymize)
 app.command("attack")(privacy_attack_cmd.attack_cmd)
