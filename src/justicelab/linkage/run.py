@@ -204,29 +204,93 @@ def link_run(warehouse: Warehouse, *, incremental: bool = False, reuse_model: bo
                                FROM jl_records r JOIN jl_ids i USING (unique_id)
                                ORDER BY r.unique_id""").to_arrow_table()
         say("writing the person index")
+        changes = _changes(con) if incremental else None
         # The accepted links are the biggest result (millions at a million records): they go over in
-        # batches, so the run never holds them all in Python at once.
-        accepted = con.execute("""SELECT unique_id_l AS record_l, unique_id_r AS record_r, match_probability,
-                                         match_weight, levels, basis FROM jl_edges
-                                  ORDER BY record_l, record_r, basis""").fetch_record_batch(WRITE_BATCH)
+        # batches, so the run never holds them all in Python at once. An incremental run writes only the
+        # links that involve a record it touched (and those not made by the model, which every run redoes).
+        touched = ("WHERE basis <> 'model' OR unique_id_l IN (SELECT unique_id FROM jl_touched) "
+                   "OR unique_id_r IN (SELECT unique_id FROM jl_touched)") if incremental else ""
+        accepted = con.execute(f"""SELECT unique_id_l AS record_l, unique_id_r AS record_r, match_probability,
+                                          match_weight, levels, basis FROM jl_edges {touched}
+                                   ORDER BY record_l, record_r, basis""").fetch_record_batch(WRITE_BATCH)
         summary = _write(warehouse, index, accepted, review, trained, events, notes, kind=kind, started=started,
-                         settings=settings, pairs_scored=pairs_scored, links=links, persons=persons)
+                         settings=settings, pairs_scored=pairs_scored, links=links, persons=persons,
+                         changes=changes, cannot=cannot)
     finally:
         con.close()
     return summary
 
 
+@dataclass
+class _Changes:
+    """What an incremental run changes in the stored index: records whose links or index row it rewrites."""
+
+    touched: list[str]
+    index_rows: pa.Table
+    index_gone: list[str]
+
+
+def _changes(con: Any) -> _Changes:
+    """The records an incremental run touched (new, changed, gone, no longer linkable: every record not
+    left stable), the index rows that differ from the stored ones, and the records no longer there."""
+    con.execute("""CREATE TABLE jl_touched AS
+                   (SELECT record_id AS unique_id FROM jl_previous UNION SELECT unique_id FROM jl_records)
+                   EXCEPT SELECT unique_id FROM jl_stable""")
+    touched = [r for (r,) in con.execute("SELECT unique_id FROM jl_touched ORDER BY 1").fetchall()]
+    rows = con.execute("""
+        SELECT r.unique_id AS record_id, i.person_id, r.source, r.entity, r.linkable, r.fingerprint
+        FROM jl_records r JOIN jl_ids i USING (unique_id) LEFT JOIN jl_previous p ON p.record_id = r.unique_id
+        WHERE p.record_id IS NULL OR p.person_id IS DISTINCT FROM i.person_id
+           OR p.fingerprint IS DISTINCT FROM r.fingerprint OR p.linkable IS DISTINCT FROM r.linkable
+        ORDER BY r.unique_id""").to_arrow_table()
+    gone = [r for (r,) in con.execute("SELECT record_id FROM jl_previous ANTI JOIN jl_records "
+                                      "ON jl_records.unique_id = jl_previous.record_id").fetchall()]
+    return _Changes(touched, rows, gone)
+
+
+def _delete_ids(warehouse: Warehouse, table: str, column: str, ids: list[str]) -> None:
+    """Delete the rows of ``table`` whose ``column`` is one of ``ids`` (DuckDB: one statement over the ids as
+    an Arrow table; elsewhere in chunks of literals)."""
+    if not ids:
+        return
+    if warehouse.kind == "duckdb":
+        warehouse.raw.register("jl_delete_ids", pa.table({"id": ids}))
+        try:
+            warehouse.execute(f'DELETE FROM "{table}" WHERE "{column}" IN (SELECT id FROM jl_delete_ids)')
+        finally:
+            warehouse.raw.unregister("jl_delete_ids")
+        return
+    for start in range(0, len(ids), 1000):
+        chunk = ", ".join("'" + i.replace("'", "''") + "'" for i in ids[start:start + 1000])
+        warehouse.execute(f'DELETE FROM "{table}" WHERE "{column}" IN ({chunk})')
+
+
 def _write(warehouse: Warehouse, index: pa.Table, accepted: pa.RecordBatchReader, review: pa.Table,
            trained: pa.Table | None, events: list[clusters.Event], notes: list[str], *, kind: str,
-           started: Any, settings: dict[str, Any], pairs_scored: int, links: int, persons: int) -> RunSummary:
-    """Replace the person index with the run's results in one warehouse transaction."""
+           started: Any, settings: dict[str, Any], pairs_scored: int, links: int, persons: int,
+           changes: _Changes | None = None, cannot: list[tuple[str, str]] | None = None) -> RunSummary:
+    """Store the run's results in one warehouse transaction: replace the index and its links (a full run),
+    or rewrite only what changed (an incremental run, ``changes``)."""
     with warehouse.transaction():
         run_id = store.next_id(warehouse, store.RUNS, "run_id")
         review = _new_reviews(warehouse, review, run_id)
-        warehouse.execute(f'DELETE FROM "{store.PERSON_INDEX}"')
-        warehouse.insert_arrow(store.PERSON_INDEX, index.append_column("run_id", pa.array([run_id] * index.num_rows,
-                                                                                            pa.int64())))
-        warehouse.execute(f'DELETE FROM "{store.PAIRS}"')
+        if changes is None:
+            warehouse.execute(f'DELETE FROM "{store.PERSON_INDEX}"')
+            warehouse.execute(f'DELETE FROM "{store.PAIRS}"')
+            written = index
+        else:
+            _delete_ids(warehouse, store.PERSON_INDEX, "record_id",
+                        [*changes.index_rows["record_id"].to_pylist(), *changes.index_gone])
+            warehouse.execute(f"DELETE FROM \"{store.PAIRS}\" WHERE basis <> 'model'")
+            for column in ("record_l", "record_r"):
+                _delete_ids(warehouse, store.PAIRS, column, changes.touched)
+            for a, b in cannot or []:  # a new cannot-link decision unlinks a pair neither run touched
+                qa, qb = a.replace("'", "''"), b.replace("'", "''")
+                warehouse.execute(f"""DELETE FROM "{store.PAIRS}" WHERE (record_l = '{qa}' AND record_r = '{qb}')
+                                      OR (record_l = '{qb}' AND record_r = '{qa}')""")
+            written = changes.index_rows
+        warehouse.insert_arrow(store.PERSON_INDEX, written.append_column(
+            "run_id", pa.array([run_id] * written.num_rows, pa.int64())))
         for batch in accepted:
             warehouse.insert_arrow(store.PAIRS, pa.Table.from_batches([batch]).append_column(
                 "run_id", pa.array([run_id] * batch.num_rows, pa.int64())))

@@ -113,7 +113,8 @@ def score_changes(con: Any, warehouse: Warehouse, linker: Linker, db_api: DuckDB
                   say: Callable[[str], None]) -> int:
     """Score the pairs that involve a new or changed record into ``out_table`` and put the latest run's
     model links between unchanged records into :data:`KEPT_EDGES`. Returns how many pairs were scored."""
-    previous = warehouse.ibis.table(store.PERSON_INDEX).select("record_id", "fingerprint", "linkable").to_pyarrow()
+    previous = warehouse.ibis.table(store.PERSON_INDEX).select("record_id", "person_id", "fingerprint",
+                                                               "linkable").to_pyarrow()
     if previous.num_rows == 0 or previous["fingerprint"].null_count:
         raise LinkageError("the person index was built before incremental linking existed: run a full "
                            "`justicelab link run` once")
