@@ -9,6 +9,7 @@ from justicelab.cli import (
     privacy_attack_cmd,
     privacy_dp_cmd,
     privacy_risk_cmd,
+    privacy_tables_cmd,
 )
 
 app = typer.Typer(
@@ -16,7 +17,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.command("assess")(privacy_risk_cmd.assess)
+app.command("anonymize")(privacy_anonymize_cmd.anonymize)
+app.command("suppress")(privacy_tables_cmd.suppress)
+app.command("attack")(privacy_attack_cmd.attack_cmd)
 app.command("dp-counts")(privacy_dp_cmd.dp_counts_cmd)
 app.add_typer(privacy_dp_cmd.budget_app, name="budget")
-app.command("anonymize")(privacy_anonymize_cmd.anonymize)
-app.command("attack")(privacy_attack_cmd.attack_cmd)
