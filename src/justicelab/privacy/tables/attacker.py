@@ -34,7 +34,7 @@ WITNESS_PATIENCE = 2  # stop after this many witnesses in a row settle nothing n
 class Intervals:
     """Per cell: values the attacker cannot rule out, low to high (NaN for published cells). Where ``exact``
     they are the attacker's bounds (``high`` inf when nothing bounds the cell); elsewhere the true interval
-    contains [low, high] (witnessed values)."""
+    contains [low, high] (witnessed values; a side that failed its requirement is always the exact bound)."""
 
     low: np.ndarray
     high: np.ndarray
@@ -72,6 +72,7 @@ class _System:
         self.a = csr_matrix((vals, (rows, cols)), shape=(len(rhs), self.hidden.size))
         self.b = np.array(rhs)
         self.group = self._groups()
+        self._lps: dict[int, tuple[np.ndarray, csr_matrix | None, np.ndarray | None]] = {}
 
     def _groups(self) -> np.ndarray:
         """Connected groups of hidden cells (union-find over shared equations): a group label per hidden cell."""
@@ -92,27 +93,35 @@ class _System:
                     parent[o] = root
         return np.array([find(i) for i in range(self.hidden.size)], dtype=np.int64)
 
-    def exact(self, u: int) -> tuple[float, float, int]:
-        """Min and max of hidden cell u over its group: two LPs, no cap (the max may be inf)."""
-        members = np.flatnonzero(self.group == self.group[u])
-        rows = np.unique(self.a[:, members].tocoo().row) if self.a.shape[0] else np.array([], dtype=np.int64)
-        a = self.a[rows][:, members] if rows.size else None
-        b = self.b[rows] if rows.size else None
+    def _group_lp(self, g: int) -> tuple[np.ndarray, csr_matrix | None, np.ndarray | None]:
+        if g not in self._lps:
+            members = np.flatnonzero(self.group == g)
+            rows = np.unique(self.a[:, members].tocoo().row) if self.a.shape[0] else np.array([], np.int64)
+            self._lps[g] = (members, self.a[rows][:, members] if rows.size else None,
+                            self.b[rows] if rows.size else None)
+        return self._lps[g]
+
+    def exact(self, u: int, *, low: bool = True, high: bool = True) -> tuple[float, float, int]:
+        """Min and max of hidden cell u over its group (NaN for a side not asked): an LP per side, no cap
+        (the max may be inf)."""
+        members, a, b = self._group_lp(int(self.group[u]))
         at = int(np.flatnonzero(members == u)[0])
-        out = []
-        for sense in (1.0, -1.0):
+        out = [np.nan, np.nan]
+        for side, sense in ((0, 1.0), (1, -1.0)):
+            if not (low, high)[side]:
+                continue
             c = np.zeros(members.size)
             c[at] = sense
             res = linprog(c, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
             if res.status == 3:
-                out.append(np.inf)
+                out[side] = np.inf
             elif res.status == 2:
                 raise ValueError("the published table contradicts its own relations (no table fits it)")
             elif res.status != 0:
                 raise RuntimeError(f"the attacker's LP failed: {res.message}")
             else:
-                out.append(sense * res.fun)
-        return out[0], out[1], 2
+                out[side] = sense * res.fun
+        return out[0], out[1], int(low) + int(high)
 
 
 def attack(published: np.ndarray, relations: Sequence[tuple[int, Iterable[int]]]) -> Intervals:
@@ -153,13 +162,18 @@ def verify(published: np.ndarray, relations: Sequence[tuple[int, Iterable[int]]]
         wmin, wmax = np.full(h.size, np.inf), np.full(h.size, -np.inf)
         nl, nh, mw = need_low[h], need_high[h], min_width[h]
 
-        def settled() -> np.ndarray:
+        def sides() -> tuple[np.ndarray, np.ndarray]:
+            """Per hidden cell: is its low side settled, is its high side settled (width counts for both)."""
             tol = 1e-6 * np.maximum(1.0, np.abs(np.nan_to_num(nh)))
             with np.errstate(invalid="ignore"):
-                ok_low = np.isnan(nl) | (wmin <= nl + tol)
-                ok_high = np.isnan(nh) | (wmax >= nh - tol)
                 ok_width = wmax - wmin >= mw - 1e-6
-            return ok_low & ok_high & ok_width
+                ok_low = (np.isnan(nl) | (wmin <= nl + tol)) & ok_width
+                ok_high = (np.isnan(nh) | (wmax >= nh - tol)) & ok_width
+            return ok_low, ok_high
+
+        def settled() -> np.ndarray:
+            ok_low, ok_high = sides()
+            return ok_low & ok_high
 
         rng = np.random.default_rng(seed)
         idle = 0
@@ -190,9 +204,12 @@ def verify(published: np.ndarray, relations: Sequence[tuple[int, Iterable[int]]]
             else:
                 idle = 0
         low[h], high[h] = wmin, wmax
-        for u in np.flatnonzero(~settled()):
+        ok_low, ok_high = sides()
+        for u in np.flatnonzero(~(ok_low & ok_high)):
             cell = h[u]
-            low[cell], high[cell], n = system.exact(int(u))
-            exact[cell] = True
+            lo, hi, n = system.exact(int(u), low=not ok_low[u], high=not ok_high[u])
+            low[cell] = wmin[u] if np.isnan(lo) else lo
+            high[cell] = wmax[u] if np.isnan(hi) else hi
+            exact[cell] = not (ok_low[u] or ok_high[u])
             lps += n
     return Intervals(low, high, exact, *_group_sizes(system), lps)
