@@ -25,7 +25,7 @@ from justicelab.privacy.anonymize.errors import AnonymizeError
 from justicelab.privacy.anonymize.evaluate import CELLS, CLASSES, Evaluator, NodeResult
 from justicelab.privacy.anonymize.local import FINAL, LocalRecoder, LocalResult
 from justicelab.privacy.anonymize.policy import Policy
-from justicelab.privacy.anonymize.prepare import BASE, PREFIX, Prepared, prepare
+from justicelab.privacy.anonymize.prepare import BASE, KEY, PREFIX, Prepared, prepare
 from justicelab.privacy.anonymize.search import Progress, SearchResult, search
 from justicelab.privacy.risk import DEFAULT_THRESHOLD, Dataset, class_summary, diversity, prosecutor
 from justicelab.warehouse import Generaliser
@@ -49,6 +49,7 @@ class Anonymization:
     local: LocalResult | None = None  # local recoding
     files: list[Path] = field(default_factory=list)
     table: pa.Table | None = None
+    membership: pa.Table | None = None  # (record_key, released quasi-identifiers...) with membership=True
 
     @property
     def level_shares(self) -> dict[str, dict[str, float]]:
@@ -142,16 +143,17 @@ class Anonymization:
 
 def anonymize(dataset: Dataset, policy: Policy, *, generaliser: Generaliser,
               populations: Mapping[str, int] | None = None, out: Path | None = None,
-              progress: Progress | None = None, table: bool = False) -> Anonymization:
+              progress: Progress | None = None, table: bool = False, membership: bool = False) -> Anonymization:
     """Anonymise ``dataset`` by ``policy``; with ``out``, write the release (CSV, Parquet) and its JSON report.
 
     ``populations`` (county -> residents) replaces the warehouse population table for the jurisdiction rule;
-    ``table`` keeps the released rows on the result as an Arrow table.
+    ``table`` keeps the released rows on the result as an Arrow table; ``membership`` keeps, for the release
+    ledger, each released record's key beside its released quasi-identifiers (``result.membership``).
     """
     started = time.perf_counter()
     plan = resolve(policy, dataset, generaliser, populations)
     check_levels(generaliser, plan.qi)
-    prepared = prepare(dataset, plan, generaliser)
+    prepared = prepare(dataset, plan, generaliser, carry_key=membership)
     evaluator = Evaluator(prepared)
     try:
         found: SearchResult | None = None
@@ -174,11 +176,16 @@ def anonymize(dataset: Dataset, policy: Policy, *, generaliser: Generaliser,
         result = Anonymization(
             plan=plan, dataset=dataset.name, records=prepared.records, suppressed=best.suppressed, levels=levels,
             chosen=best, search=found, achieved=achieved, seconds=0.0, local=local)
+        released = f"SELECT * EXCLUDE ({KEY}) FROM {OUTPUT}" if membership else f"SELECT * FROM {OUTPUT}"
         if table:
-            result.table = prepared.con.execute(f"SELECT * FROM {OUTPUT}").to_arrow_table()
+            result.table = prepared.con.execute(released).to_arrow_table()
+        if membership:
+            labels = ", ".join(ident(q.label) for q in plan.qi)
+            result.membership = prepared.con.execute(
+                f"SELECT {KEY} AS record_key, {labels} FROM {OUTPUT}").to_arrow_table()
         result.seconds = time.perf_counter() - started
         if out is not None:
-            result.files = _write(prepared.con, result, out)
+            result.files = _write(prepared.con, result, out, released)
         return result
     finally:
         evaluator.drop()
@@ -214,6 +221,7 @@ def _release(p: Prepared, ev: Evaluator, best: NodeResult) -> None:
         cols.append(f"x{i}.label AS {ident(q.label)}")
     cols += [f"b._s{j} AS {ident(s.label)}" for j, s in enumerate(p.plan.sensitive)]
     cols += [f"b._k{m} AS {ident(c)}" for m, c in enumerate(p.plan.keep)]
+    cols += [f"b.{KEY}"] if p.carry_key else []
     order = [f"b.{k}" for k in keys] + [f"b.s{j}" for j in range(len(p.sensitive))]
     order += [f"b._k{m}" for m in range(len(p.plan.keep))]
     p.con.execute(f"""
@@ -230,6 +238,7 @@ def _release_local(p: Prepared, recoder: LocalRecoder) -> None:
     cols = [f"{sql} AS {ident(q.label)}" for sql, q in zip(recoder.release_columns(), p.qi, strict=True)]
     cols += [f"_s{j} AS {ident(s.label)}" for j, s in enumerate(p.plan.sensitive)]
     cols += [f"_k{m} AS {ident(c)}" for m, c in enumerate(p.plan.keep)]
+    cols += [KEY] if p.carry_key else []
     order = ["f._K", *(f"s{j}" for j in range(len(p.sensitive))), *(f"_k{m}" for m in range(len(p.plan.keep)))]
     p.con.execute(f"CREATE OR REPLACE TEMP TABLE {OUTPUT} AS SELECT {', '.join(cols)} FROM {BASE} b "
                   f"JOIN {FINAL} f ON f.rid = b.rowid ORDER BY {', '.join(order)}")
@@ -254,7 +263,7 @@ def _measure(p: Prepared) -> dict[str, Any]:
     return out
 
 
-def _write(con: duckdb.DuckDBPyConnection, result: Anonymization, out: Path) -> list[Path]:
+def _write(con: duckdb.DuckDBPyConnection, result: Anonymization, out: Path, released: str) -> list[Path]:
     """The release as CSV and Parquet, and its report as JSON, in ``out``."""
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -262,8 +271,8 @@ def _write(con: duckdb.DuckDBPyConnection, result: Anonymization, out: Path) -> 
         raise AnonymizeError(f"cannot create the output folder {out}: {exc.strerror}") from None
     stem = result.plan.policy.document.dataset
     csv, parquet, report = out / f"{stem}.csv", out / f"{stem}.parquet", out / f"{stem}.anonymization.json"
-    con.execute(f"COPY {OUTPUT} TO {literal(str(csv))} (FORMAT csv, HEADER)")
-    con.execute(f"COPY {OUTPUT} TO {literal(str(parquet))} (FORMAT parquet)")
+    con.execute(f"COPY ({released}) TO {literal(str(csv))} (FORMAT csv, HEADER)")
+    con.execute(f"COPY ({released}) TO {literal(str(parquet))} (FORMAT parquet)")
     result.files = [csv, parquet, report]
     report.write_text(json.dumps(result.as_dict(), indent=2, ensure_ascii=False, default=str) + "\n",
                       encoding="utf-8")

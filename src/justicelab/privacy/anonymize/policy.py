@@ -11,13 +11,15 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from justicelab.control.agreements import Loc, _dotted, _duplicate_keys, _locate
 from justicelab.privacy.anonymize.errors import PolicyError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class QuasiIdentifierRule(BaseModel):
@@ -118,10 +120,10 @@ class Policy:
 
     def error(self, problems: Sequence[tuple[Loc, str]]) -> PolicyError:
         """A PolicyError with one ``file:line: key: message`` line per problem."""
-        return _error(self.source, self.root, problems)
+        return yaml_error(self.source, self.root, problems)
 
 
-def _error(source: str, root: yaml.Node | None, problems: Sequence[tuple[Loc, str]]) -> PolicyError:
+def yaml_error(source: str, root: yaml.Node | None, problems: Sequence[tuple[Loc, str]]) -> PolicyError:
     lines = []
     for loc, message in problems:
         if root is None:
@@ -153,9 +155,9 @@ def _describe(err: Any, model: type[BaseModel]) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def parse_policy(text: str, path: Path | None = None) -> Policy:
-    """Validate a policy's YAML text; every problem the schema finds is reported at once."""
-    where = str(path) if path else "policy"
+def validate_yaml(text: str, where: str, model: type[M], expected: str) -> tuple[M, yaml.Node]:
+    """Parse YAML text into ``model``; every problem is reported at once as ``file:line: key: message``
+    (PolicyError). ``expected`` says what the document should be when it is not a mapping."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -166,27 +168,37 @@ def parse_policy(text: str, path: Path | None = None) -> Policy:
     except yaml.YAMLError as exc:
         raise PolicyError(f"{where}: not valid YAML: {exc}") from None
     if root is None or not isinstance(data, dict):
-        raise PolicyError(f"{where}:1: (document): expected a mapping with dataset, tier, quasi_identifiers, "
-                          "sensitive and targets")
+        raise PolicyError(f"{where}:1: (document): expected {expected}")
     duplicates = _duplicate_keys(root)
     if duplicates:
         raise PolicyError("\n".join(f"{where}:{line}: {_dotted(loc)}: {message}" for loc, line, message in duplicates))
     try:
-        document = PolicyDocument.model_validate(data)
+        document = model.model_validate(data)
     except ValidationError as exc:
-        raise _error(where, root, [(tuple(e["loc"]), _describe(e, PolicyDocument)) for e in exc.errors()]) from None
+        raise yaml_error(where, root, [(tuple(e["loc"]), _describe(e, model)) for e in exc.errors()]) from None
+    return document, root
+
+
+def parse_policy(text: str, path: Path | None = None) -> Policy:
+    """Validate a policy's YAML text; every problem the schema finds is reported at once."""
+    document, root = validate_yaml(text, str(path) if path else "policy", PolicyDocument,
+                                   "a mapping with dataset, tier, quasi_identifiers, sensitive and targets")
     return Policy(document, path, root)
+
+
+def read_text(path: Path, what: str = "policy") -> str:
+    """A policy file's text (PolicyError when it is missing or not UTF-8)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyError(f"{path}: {what} file not found") from None
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def load_policy(path: Path) -> Policy:
     """Read and validate a policy file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PolicyError(f"{path}: policy file not found") from None
-    except UnicodeDecodeError as exc:
-        raise PolicyError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    return parse_policy(text, path)
+    return parse_policy(read_text(path), path)
 
 
 def policy_json_schema() -> dict[str, Any]:

@@ -30,6 +30,8 @@ VALUES = PREFIX + "values"  # every attribute's distinct values with their count
 LABELS = PREFIX + "labels"  # (qi, level, labels VARCHAR[]): a code's label at list position code + 1
 #: A constant column of the base table: the one class of a node that suppresses every attribute.
 ALL = "_all"
+#: The record key carried through for the release ledger (``prepare(carry_key=True)``); never written out.
+KEY = "_jl_key"
 #: A sensitive attribute with at most this many values is tracked per class as a bit mask (fast distinct l).
 MASK_VALUES = 64
 
@@ -62,6 +64,7 @@ class Prepared:
     mean_loss: list[list[float]]  # average NCP of a record per quasi-identifier and level
     sensitive: list[SensitiveCodes]
     rollups: set[tuple[int, int, int]] = field(default_factory=set)  # (qi, finer level, coarser level)
+    carry_key: bool = False  # the base table holds the record key as KEY
 
     @property
     def qi(self) -> tuple[QuasiIdentifier, ...]:
@@ -122,12 +125,19 @@ def _dictionary_sql(q: QuasiIdentifier, i: int, generaliser: Generaliser, source
         SELECT {", ".join(out)} FROM g, dom"""
 
 
-def prepare(dataset: Dataset, plan: Plan, generaliser: Generaliser) -> Prepared:
-    """Build the base table of codes for ``plan`` on ``dataset`` (raises AnonymizeError on no records)."""
+def prepare(dataset: Dataset, plan: Plan, generaliser: Generaliser, *, carry_key: bool = False) -> Prepared:
+    """Build the base table of codes for ``plan`` on ``dataset`` (raises AnonymizeError on no records).
+
+    ``carry_key`` keeps the dataset's record key in the base table as ``_jl_key`` (never released): the release
+    ledger needs to know which record went into which released class."""
     con = dataset.con
     cols = [f"{ident(q.column)} AS _v{i}" for i, q in enumerate(plan.qi)]
     cols += [f"{s.sql(generaliser)} AS _s{j}" for j, s in enumerate(plan.sensitive)]
     cols += [f"{ident(c)} AS _k{m}" for m, c in enumerate(plan.keep)]
+    if carry_key:
+        if not dataset.key:
+            raise AnonymizeError(f"{dataset.name} has no record key to trace released records by")
+        cols.append(f"CAST({ident(dataset.key)} AS VARCHAR) AS {KEY}")
     where = f" WHERE {plan.where}" if plan.where else ""
     source = f"(SELECT {', '.join(cols)} FROM {dataset.relation}{where})"
     try:
@@ -138,7 +148,7 @@ def prepare(dataset: Dataset, plan: Plan, generaliser: Generaliser) -> Prepared:
     records = int(row[0]) if row else 0
     if records == 0:
         raise AnonymizeError(f"no records to anonymise{' where ' + plan.where if plan.where else ''}")
-    prepared = Prepared(con, plan, records, [], [], [])
+    prepared = Prepared(con, plan, records, [], [], [], carry_key=carry_key)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {NCP} (qi INTEGER, level INTEGER, ncp DOUBLE[])")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {MAP} (qi INTEGER, lo INTEGER, hi INTEGER, codes INTEGER[])")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {LABELS} (qi INTEGER, level INTEGER, labels VARCHAR[])")
@@ -201,6 +211,8 @@ def _build(p: Prepared, source: str, generaliser: Generaliser) -> None:
     select.append(f"0::UTINYINT AS {ALL}")
     select += [f"src._s{j}" for j in range(len(plan.sensitive))]
     select += [f"src._k{m}" for m in range(len(plan.keep))]
+    if p.carry_key:
+        select.append(f"src.{KEY}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {BASE} AS SELECT {', '.join(select)} "
                 f"FROM {source} src {' '.join(joins)}")
     for i in range(len(plan.qi)):

@@ -1,0 +1,1 @@
+"""Publishing: tiered releases (:mod:`justicelab.publish.tiers`)."""
