@@ -21,6 +21,7 @@ from justicelab.cli import (
     quality_cmd,
     quarantine_cmd,
     read_cmd,
+    release_cmd,
     request_cmd,
     retention_cmd,
     source_cmd,
@@ -52,6 +53,7 @@ app.add_typer(link_cmd.app, name="link")
 app.add_typer(link_cmd.person_app, name="person")
 app.add_typer(pprl_cmd.app, name="pprl")
 app.add_typer(privacy_cmd.app, name="privacy")
+app.add_typer(release_cmd.app, name="release")
 app.add_typer(department_cmd.app, name="department")
 app.add_typer(user_cmd.app, name="user")
 app.add_typer(token_cmd.app, name="token")

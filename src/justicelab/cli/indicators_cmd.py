@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+import pyarrow as pa
 import typer
 
 from justicelab.cli.context import open_warehouse
-from justicelab.cli.output import Format, FormatOption, console, emit, emit_mapping
-from justicelab.indicators import IndicatorError, compute_arrow, execute, trend
+from justicelab.cli.control_cmd import AsOption
+from justicelab.cli.output import Format, FormatOption, console, emit, emit_mapping, err_console
+from justicelab.cli.read_cmd import gated
+from justicelab.indicators import GatedAnswer, IndicatorError, compute_arrow, compute_gated, execute, trend
 from justicelab.standard import load_standard
 
 app = typer.Typer(help="Indicators: definitions and values, by year, county, agency and more.",
@@ -82,21 +86,60 @@ def compute_cmd(
     change: bool = typer.Option(False, "--change", help="Add year-over-year change (needs year in --by)."),
     show_trend: bool = typer.Option(False, "--trend", help="One row per group: first/last year and average "
                                     "annual change (--where year=2013,...,2022 picks the span)."),
+    as_user: str = AsOption,
+    purpose: str = typer.Option(None, "--purpose", help="With --as: why you compute it, one of the purposes of "
+                                "the agreement your grant is under (recorded in the audit ledger)."),
     fmt: Format = FormatOption,
 ) -> None:
     """Compute an indicator: rates from summed counts, the population vintage used, unstable figures flagged.
+
+    With --as (or JUSTICELAB_USER / JUSTICELAB_TOKEN) it is computed through access control: you need a grant
+    of at least `aggregate` on each person-level dataset it counts, only the rows your grants admit are
+    counted, totals are added, and cells under your agreement's minimum cell size are suppressed (with enough
+    others that none can be worked out); the read is recorded in the audit ledger, a refusal exits 3.
 
     Examples:
       justicelab indicators compute violent_crime_rate --by year --format csv
       justicelab indicators compute clearance_rate --by year,county --where year=2022 --where offense=violent
       justicelab indicators compute violent_crime_rate --by county --trend --where year=2013,2022
+      justicelab indicators compute arrest_count --by county,year --as bob --purpose "program evaluation"
     """
     dims = [d.strip() for d in by.split(",") if d.strip()]
+    if as_user is not None or os.environ.get("JUSTICELAB_TOKEN"):
+        if show_trend:
+            raise IndicatorError("--trend is not available through access control (--as): use --change, which "
+                                 "leaves out the changes a suppressed year would give away")
+        if not purpose:
+            raise IndicatorError("--as needs --purpose: one of the purposes of the agreement your grant is under")
+        with gated(as_user) as g:
+            answer = compute_gated(g.warehouse, g.control, g.user, name, dims, parse_where(where), purpose=purpose,
+                                   change=change)
+        _emit(answer.table, fmt, name)
+        _summary(answer)
+        return
     with open_warehouse() as (_, wh):
         if show_trend:
             table = execute(wh, trend(wh, name, dims, parse_where(where)))
         else:
             table = compute_arrow(wh, name, dims, parse_where(where), change=change)
+    _emit(table, fmt, name)
+
+
+def _summary(answer: GatedAnswer) -> None:
+    """What the gated answer is, on stderr: cells, totals, suppressed cells, rows counted, the ledger entry."""
+    if not answer.datasets:
+        err_console.print(f"{answer.indicator} reads published tables only: no person-level records, nothing to "
+                          "check or suppress", highlight=False, markup=False)
+        return
+    restricted = "".join(f"; {d}: only rows where {rows}" for d, rows in answer.rows.items() if rows != "all rows")
+    err_console.print(
+        f"{answer.cells} cells ({answer.totals} totals) of {answer.indicator} for {answer.user} "
+        f"({answer.purpose!r}), counted from {', '.join(answer.datasets)}{restricted}; {answer.suppressed} "
+        f"suppressed (minimum cell size {answer.min_cell_size}, agreement {', '.join(answer.agreements)}); "
+        f"audit entry #{answer.entry}", highlight=False, markup=False)
+
+
+def _emit(table: pa.Table, fmt: Format, name: str) -> None:
     if fmt is Format.table:
         rounded = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()} for r in table.to_pylist()]
         emit(rounded, fmt, load_standard().indicator(name).title)

@@ -9,8 +9,9 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from justicelab.cli.control_cmd import AsOption
 from justicelab.cli.output import Format, FormatOption, console, emit, err_console
-from justicelab.cli.privacy_risk_cmd import _dataset as open_dataset
+from justicelab.cli.privacy_risk_cmd import PurposeOption, open_dataset
 from justicelab.privacy.anonymize import Anonymization, load_policy
 from justicelab.privacy.anonymize import anonymize as anonymize_dataset
 
@@ -30,7 +31,8 @@ def _print(result: Anonymization) -> None:
 
 
 def anonymize(
-    dataset: str = typer.Argument(None, help="A table of the workspace's warehouse (default: the policy's dataset)."),
+    dataset: str = typer.Argument(None, help="A dataset of the workspace's warehouse, read through the gate "
+                                  "(default: the policy's dataset)."),
     policy: Path = typer.Option(..., "--policy", "-p", help="The anonymisation policy (YAML): quasi-identifiers, "
                                 "sensitive attributes, targets, jurisdiction rule; see docs/privacy-anonymize.md."),
     out: Path = typer.Option(Path("release"), "--out", "-o", help="Folder for DATASET.csv, DATASET.parquet and "
@@ -38,13 +40,18 @@ def anonymize(
     file: Path = typer.Option(None, "--file", help="Anonymise a CSV or Parquet file instead of a warehouse table."),
     entity: str = typer.Option(None, "--entity", help="With --file: the standard table the file follows "
                                "(default: the policy's dataset)."),
+    purpose: str = PurposeOption,
+    as_user: str = AsOption,
     fmt: Format = FormatOption,
 ) -> None:
     """Search the lattice of generalisation levels (with local suppression) for the least information loss that
     meets the policy's k-anonymity, l-diversity and t-closeness targets; write the release and its report.
+    A warehouse dataset is read through the gate as you, for a purpose (recorded in the audit ledger; a refusal
+    exits 3); a column the gate generalises for you is released as shown or suppressed.
 
     Examples:
-      justicelab privacy anonymize custody_death -p docs/examples/policies/custody_death_public.yaml -o release/
+      justicelab privacy anonymize custody_death --as ana --purpose "public release" \
+          -p docs/examples/policies/custody_death_public.yaml -o release/
       justicelab privacy anonymize --file arrests.parquet --policy arrest_public.yaml -f json
     """
     loaded = load_policy(policy)
@@ -52,7 +59,7 @@ def anonymize(
     kind = entity or (loaded.document.dataset if file else None)
     bar = Progress(TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err_console, transient=True)
-    with open_dataset(name, file, kind) as (ds, gen), bar:
+    with open_dataset(name, file, kind, as_user, purpose, "privacy anonymize") as (ds, gen), bar:
         task = bar.add_task("searching the lattice", total=None)
         result = anonymize_dataset(ds, loaded, generaliser=gen, out=out,
                                    progress=lambda done, total: bar.update(task, completed=done, total=total))

@@ -14,16 +14,20 @@ import pyarrow.csv as pacsv
 import typer
 
 from justicelab.cli.context import open_warehouse
+from justicelab.cli.control_cmd import AsOption
 from justicelab.cli.output import Format, FormatOption, console, emit, emit_mapping, err_console
+from justicelab.cli.read_cmd import PurposeOption, gated
 from justicelab.privacy.dp import (
     DPError,
     DPRelease,
+    GatedRows,
     budget,
     dp_counts,
     ledger_entries,
     parse_domain_options,
     set_budget,
 )
+from justicelab.standard import load_standard
 
 budget_app = typer.Typer(help="The privacy-loss budget of each dataset and the ledger of DP releases.",
                          no_args_is_help=True)
@@ -110,22 +114,30 @@ def dp_counts_cmd(
     cell_share: float = typer.Option(0.5, "--cell-share", help="Share of the budget for the cells; the rest is "
                                      "split evenly over the total and each dimension's margin."),
     out: Path = typer.Option(None, "--out", help="Also write the released table to this CSV file."),
-    user: str = typer.Option(None, "--user", help="Who spends the budget (default: the login name)."),
+    purpose: str = PurposeOption,
+    as_user: str = AsOption,
     fmt: Format = FormatOption,
 ) -> None:
     """Release differentially private counts (or sums) grouped by public dimensions: whole, non-negative
-    numbers whose cells add up to the published totals, with the epsilon spent recorded in the dataset's ledger.
+    numbers whose cells add up to the published totals, with the epsilon spent recorded in the dataset's ledger
+    (spent by you). The records are read through the gate as you, for a purpose (recorded in the audit ledger; a
+    refusal exits 3); a refusal by the budget reads nothing.
 
-    Example: justicelab privacy dp-counts custody_death --by county,year --domain year=2005..2018 --epsilon 1.0
+    Example: justicelab privacy dp-counts custody_death --as ana --purpose research --by county,year
+    --domain year=2005..2018 --epsilon 1.0
     """
-    with open_warehouse() as (_, wh):
+    with gated(as_user) as g:
+        rows = GatedRows(g.warehouse, g.control, g.workspace, g.user, purpose, load_standard())
         release = dp_counts(
-            wh, dataset, [b for b in by.split(",") if b.strip()], epsilon=epsilon,
+            g.warehouse, dataset, [b for b in by.split(",") if b.strip()], epsilon=epsilon,
             mechanism="gaussian" if mechanism is MechanismChoice.gaussian else "laplace", delta=delta,
             domains=parse_domain_options(domain), max_records_per_person=max_records_per_person,
             sum_column=sum_column, clamp=_range(clamp, "--clamp") if clamp else None, cell_share=cell_share,
-            who=user or getpass.getuser(),
+            who=g.user, standard=rows.standard, records=rows,
         )
+    if rows.result is not None:
+        err_console.print(f"{rows.result.row_count} rows of {dataset} read through the gate by {g.user} for "
+                          f"{purpose!r}; audit entry #{rows.result.entry}", highlight=False, markup=False)
     _print(release, fmt, out)
 
 

@@ -1,4 +1,5 @@
-"""``justicelab privacy assess``: disclosure risk of a warehouse table or a file on chosen quasi-identifiers."""
+"""``justicelab privacy assess``: disclosure risk of a warehouse dataset (read through the gate as a user for a
+purpose) or of a file, on chosen quasi-identifiers. Also the dataset opening ``privacy anonymize`` shares."""
 
 from __future__ import annotations
 
@@ -11,16 +12,52 @@ from pathlib import Path
 import typer
 
 from justicelab.cli.context import open_warehouse
-from justicelab.cli.output import Format, FormatOption, console, emit
+from justicelab.cli.control_cmd import AsOption
+from justicelab.cli.output import Format, FormatOption, console, emit, err_console
+from justicelab.cli.read_cmd import gated
 from justicelab.errors import WorkspaceError
-from justicelab.privacy.risk import DEFAULT_THRESHOLD, Dataset, RiskError, RiskReport, open_file, open_table
+from justicelab.privacy.risk import (
+    DEFAULT_THRESHOLD,
+    Dataset,
+    GatedRead,
+    RiskError,
+    RiskReport,
+    open_file,
+    open_gated_table,
+)
 from justicelab.privacy.risk import assess as assess_dataset
 from justicelab.standard import load_standard
 from justicelab.warehouse import Generaliser, Warehouse
 
+PurposeOption = typer.Option(None, "--purpose", help="Why you read the warehouse dataset: one of the purposes of "
+                             "the agreement your grant is under, e.g. research (recorded in the audit ledger). "
+                             "Not needed with --file.")
+
+
+def need_purpose(command: str, dataset: str, purpose: str | None) -> str:
+    """``purpose``, or an error saying a warehouse dataset is read through the gate and needs one."""
+    if not purpose:
+        raise RiskError(f"{command} {dataset} reads person-level rows from the warehouse through the gate: give "
+                        "--purpose TEXT (why, recorded in the audit ledger) and --as USER (or JUSTICELAB_USER), "
+                        "or --file PATH for a file you already hold")
+    return purpose
+
+
+def note_read(read: GatedRead | None, dataset: str) -> None:
+    """Tell the user (on stderr) what the gate let them read and where it is recorded."""
+    if read is None:
+        return
+    err_console.print(f"{read.rows} rows of {dataset} read through the gate by {read.user} for {read.purpose!r}; "
+                      f"audit entry #{read.entry}", highlight=False, markup=False)
+    if read.withheld:
+        err_console.print(f"not readable at this level: {', '.join(read.withheld)}", highlight=False, markup=False)
+
 
 @contextlib.contextmanager
-def _dataset(name: str | None, file: Path | None, entity: str | None) -> Iterator[tuple[Dataset, Generaliser]]:
+def open_dataset(name: str | None, file: Path | None, entity: str | None, as_user: str | None,
+                 purpose: str | None, command: str = "privacy assess") -> Iterator[tuple[Dataset, Generaliser]]:
+    """The file at ``file``, or warehouse dataset ``name`` read through the gate as the acting user for
+    ``purpose``; with the generaliser for the workspace's reference tables."""
     standard = load_standard()
     if (name is None) == (file is None):
         raise RiskError("name a DATASET (a table of the workspace's warehouse) or give --file PATH, not both")
@@ -34,8 +71,13 @@ def _dataset(name: str | None, file: Path | None, entity: str | None) -> Iterato
                 yield ds, gen
         return
     assert name is not None
-    with open_warehouse() as (_, wh), open_table(wh, name, standard) as ds:
-        yield ds, Generaliser.for_warehouse(standard, wh)
+    why = need_purpose(command, name, purpose)
+    with gated(as_user) as g:
+        gen = Generaliser.for_warehouse(standard, g.warehouse)
+        with open_gated_table(g.warehouse, g.control, g.workspace, g.user, name, why, standard=standard,
+                              generaliser=gen) as ds:
+            note_read(ds.gate, name)
+            yield ds, gen
 
 
 def _print(report: RiskReport) -> None:
@@ -47,7 +89,8 @@ def _print(report: RiskReport) -> None:
 
 
 def assess(
-    dataset: str = typer.Argument(None, help="A table of the workspace's warehouse, e.g. custody_death."),
+    dataset: str = typer.Argument(None, help="A dataset of the workspace's warehouse, e.g. custody_death, read "
+                                  "through the gate: each column at the level your grants allow."),
     qi: str = typer.Option(..., "--qi", help="Quasi-identifiers, comma-separated: [LABEL=]NAME[:LEVEL], e.g. "
                            "county,year,month,age:band_5,sex,race (year/month/quarter/day come from the event "
                            "date; a level is one of the column's hierarchy in the standard)."),
@@ -67,16 +110,20 @@ def assess(
                                     "warehouse population table where the quasi-identifiers map to it."),
     top: int = typer.Option(10, "--top", min=0, help="List this many of the riskiest records."),
     records: Path = typer.Option(None, "--records", help="Write every record's risk to this .csv or .parquet file."),
+    purpose: str = PurposeOption,
+    as_user: str = AsOption,
     fmt: Format = FormatOption,
 ) -> None:
     """k-anonymity, l-diversity, t-closeness, sample uniqueness, prosecutor/journalist/marketer risk and the
-    riskiest records of a dataset, measured in DuckDB.
+    riskiest records of a dataset, measured in DuckDB. A warehouse dataset is read through the gate as you, for
+    a purpose (recorded in the audit ledger; a refusal exits 3): de-identified columns as the gate shows them.
 
     Examples:
-      justicelab privacy assess custody_death --qi county,year,month,age,sex,race --sensitive manner_of_death
+      justicelab privacy assess custody_death --as ana --purpose research \
+          --qi county,year,month,age,sex,race --sensitive manner_of_death
       justicelab privacy assess --file release.csv --qi county:region,year,age:band_10,sex --top 5 -f json
     """
-    with _dataset(dataset, file, entity) as (ds, gen), console.status(f"measuring {ds.name}"):
+    with open_dataset(dataset, file, entity, as_user, purpose) as (ds, gen), console.status(f"measuring {ds.name}"):
         report = assess_dataset(ds, qi, sensitive, generaliser=gen, threshold=threshold, where=where,
                                 population=population, top=top, date_field=date_field, records_out=records)
     if fmt is Format.json:

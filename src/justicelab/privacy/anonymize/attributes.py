@@ -19,6 +19,7 @@ from justicelab.privacy.anonymize.errors import AnonymizeError
 from justicelab.privacy.anonymize.jurisdiction import Merge, county_populations, plan_merge
 from justicelab.privacy.anonymize.policy import Loc, Policy, Targets
 from justicelab.privacy.risk import Attribute, Dataset, RiskError, quasi_identifiers, sensitive_attributes
+from justicelab.privacy.risk.dataset import not_readable
 from justicelab.standard import PrivacyRole
 from justicelab.warehouse import SYSTEM_COLUMNS, Generaliser
 from justicelab.warehouse.generalise import SUPPRESSED
@@ -161,7 +162,12 @@ def _quasi_identifier(policy: Policy, i: int, dataset: Dataset, generaliser: Gen
         problems.add((*loc, "attribute"), f"{attr.label} would always be blank: leave it out of the release "
                      "(drop) instead of listing it as a quasi-identifier")
         return None
-    hierarchy = attr.hierarchy or _hierarchy_for(dataset, attr.column, generaliser)
+    if attr.source is not None:  # the search generalises recorded values, not the gate's labels
+        problems.add((*loc, "attribute"), f"{attr.column} is shown to this reader only as {attr.hierarchy} labels "
+                     f"coarser than recorded: name it without a level (released as shown, or suppressed)")
+        return None
+    # A column the gate generalised holds labels, not recorded values: released as shown, or suppressed.
+    hierarchy = None if attr.as_shown else attr.hierarchy or _hierarchy_for(dataset, attr.column, generaliser)
     if hierarchy is None:
         names: list[str] = [RECORDED]
         first = 0
@@ -173,8 +179,10 @@ def _quasi_identifier(policy: Policy, i: int, dataset: Dataset, generaliser: Gen
     if rule.max_level is not None:
         if rule.max_level not in allowed[first:]:
             choices = ", ".join(allowed[first:])
+            shown = (f" ({attr.column} is shown to this reader as {attr.hierarchy}.{attr.level} labels, released as "
+                     "shown or suppressed)" if attr.as_shown else "")
             problems.add((*loc, "max_level"), f"{rule.max_level!r} is not a level of {attr.label} at or above "
-                         f"{allowed[first]}; choose one of: {choices}")
+                         f"{allowed[first]}; choose one of: {choices}{shown}")
             return None
         top = allowed.index(rule.max_level)
     interval = False
@@ -264,7 +272,7 @@ def resolve(policy: Policy, dataset: Dataset, generaliser: Generaliser,
     for i, column in enumerate(doc.keep):
         role = _role(dataset, column)
         if column not in columns:
-            problems.add(("keep", i), f"{dataset.name} has no column {column!r}")
+            problems.add(("keep", i), not_readable(dataset, column) or f"{dataset.name} has no column {column!r}")
         elif column in seen_columns:
             problems.add(("keep", i), f"{column} is already released as a {seen_columns[column]}")
         elif role in (PrivacyRole.direct_identifier, PrivacyRole.quasi_identifier):
@@ -274,7 +282,7 @@ def resolve(policy: Policy, dataset: Dataset, generaliser: Generaliser,
         elif column in seen_labels:
             problems.add(("keep", i), f"{column} is already the name of a {seen_labels[column]}")
     for i, column in enumerate(doc.drop):
-        if column not in columns:
+        if column not in columns and not not_readable(dataset, column):  # withheld: already not released
             problems.add(("drop", i), f"{dataset.name} has no column {column!r}")
         elif column in doc.keep or column in seen_columns:
             problems.add(("drop", i), f"{column} is released by this policy and cannot also be dropped")

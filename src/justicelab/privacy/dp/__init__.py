@@ -1,7 +1,8 @@
 """Differential privacy: noisy counts and sums over public group domains, consistent non-negative integers,
 and a privacy-loss budget per dataset recorded in an append-only ledger. Built on OpenDP.
 
-Public surface: :func:`dp_counts` (one release, spending budget) and :class:`DPRelease`; the budget functions
+Public surface: :func:`dp_counts` (one release, spending budget) and :class:`DPRelease`, with :class:`GatedRows`
+to count the rows a user may read through the gate; the budget functions
 :func:`budget`, :func:`set_budget`, :func:`ledger_entries` and :class:`Budget`; the building blocks
 :func:`resolve_dimensions`, :func:`plan_noise`, :func:`least_squares`, :func:`round_consistent`; and the errors
 :class:`DPError`, :class:`BudgetExceeded`.
@@ -9,6 +10,7 @@ Public surface: :func:`dp_counts` (one release, spending budget) and :class:`DPR
 
 from justicelab.privacy.dp.domains import Dimension, parse_domain_options, resolve_dimensions
 from justicelab.privacy.dp.errors import BudgetExceeded, DPError
+from justicelab.privacy.dp.gated import GatedRows
 from justicelab.privacy.dp.ledger import (
     BUDGETS,
     DEFAULT_DELTA,
@@ -36,6 +38,7 @@ __all__ = [
     "DPError",
     "DPRelease",
     "Dimension",
+    "GatedRows",
     "LevelAccuracy",
     "Mechanism",
     "NoisePlan",

@@ -8,7 +8,7 @@ fill the full cross product of the domains: a group with no records is a zero, l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import ibis
@@ -50,11 +50,18 @@ class SumSpec:
     upper: int
 
 
-def _person_ids(wh: Warehouse, t: ir.Table, entity: ResolvedEntity) -> tuple[ir.Table, str]:
-    """The table with a ``_pid`` column (the person id, else the record id), and where the ids came from."""
+#: Where a release's records come from: given the entity, the dimensions and the summed column, the rows to count
+#: (e.g. read through the gate as a user). Called once, after the budget check, so a refusal reads nothing.
+RowSource = Callable[[ResolvedEntity, Sequence[Dimension], SumSpec | None], ir.Table]
+
+
+def _person_ids(wh: Warehouse, t: ir.Table, entity: ResolvedEntity, *,
+                join_index: bool = True) -> tuple[ir.Table, str]:
+    """The table with a ``_pid`` column (the person id, else the record id), and where the ids came from
+    (``join_index``: may join the person index on the record id, which only fits the warehouse table as stored)."""
     if "person_id" in t.columns:
         return t.mutate(_pid=ibis.coalesce(t.person_id.cast("string"), t._record_id)), "the person_id column"
-    if wh.has_table(PERSON_INDEX):
+    if join_index and wh.has_table(PERSON_INDEX):
         index = wh.ibis.table(PERSON_INDEX)
         index = index.filter((index.entity == entity.name) & index.person_id.notnull())
         if index.count().execute() > 0:
@@ -66,9 +73,10 @@ def _person_ids(wh: Warehouse, t: ir.Table, entity: ResolvedEntity) -> tuple[ir.
 
 
 def true_table(wh: Warehouse, entity: ResolvedEntity, dims: Sequence[Dimension], *, bound: int,
-               value: SumSpec | None = None) -> tuple[np.ndarray, Contribution]:
-    """The exact counts (or clamped sums) over the full cross product of the domains, as an int64 array."""
-    t = wh.ibis.table(entity.name)
+               value: SumSpec | None = None, records: RowSource | None = None) -> tuple[np.ndarray, Contribution]:
+    """The exact counts (or clamped sums) over the full cross product of the domains, as an int64 array, of
+    the rows ``records`` gives (default: the warehouse table as stored)."""
+    t = records(entity, dims, value) if records is not None else wh.ibis.table(entity.name)
     columns: dict[str, ir.Value] = {}
     scopes: list[str] = []
     for i, dim in enumerate(dims):
@@ -83,7 +91,7 @@ def true_table(wh: Warehouse, entity: ResolvedEntity, dims: Sequence[Dimension],
     t = t.mutate(**columns)
     for scope_column in scopes:
         t = t.filter(t[scope_column])
-    t, source = _person_ids(wh, t, entity) if entity.person_bearing else (t, "")
+    t, source = _person_ids(wh, t, entity, join_index=records is None) if entity.person_bearing else (t, "")
     if source:
         rank = ibis.row_number().over(ibis.window(group_by=t._pid, order_by=t._record_id))
         t = t.mutate(_rank=rank)

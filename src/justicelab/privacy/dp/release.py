@@ -30,7 +30,7 @@ from justicelab.privacy.dp.postprocess import (
     round_consistent,
     standard_errors,
 )
-from justicelab.privacy.dp.query import Contribution, SumSpec, true_table
+from justicelab.privacy.dp.query import Contribution, RowSource, SumSpec, true_table
 from justicelab.standard import EntityKind, FieldType, ResolvedEntity, Standard, load_standard
 from justicelab.warehouse import Warehouse
 
@@ -176,9 +176,12 @@ def dp_counts(
     cell_share: float = 0.5,
     who: str | None = None,
     standard: Standard | None = None,
+    records: RowSource | None = None,
 ) -> DPRelease:
     """Release noisy counts (or clamped sums) of ``dataset`` grouped by ``by`` over public domains, spending
-    ``epsilon`` (and ``delta``) of the dataset's budget; refused without spending if the budget is short."""
+    ``epsilon`` (and ``delta``) of the dataset's budget; refused without spending (or reading) if the budget is
+    short. ``records`` gives the rows (e.g. :class:`~justicelab.privacy.dp.GatedRows`, through the gate);
+    default: the warehouse table as stored (library use only: surfaces read through the gate)."""
     standard = standard or load_standard()
     entity = _entity(standard, wh, dataset)
     if max_records_per_person < 1:
@@ -197,7 +200,8 @@ def dp_counts(
     query = describe_query(dataset, dims, statistic, max_records_per_person, mechanism, epsilon, delta, cell_share)
     refuse_if_over(budget(wh, dataset), plan.epsilon, plan.delta, query)
 
-    truth, contribution = true_table(wh, entity, dims, bound=max_records_per_person, value=spec)
+    truth, contribution = true_table(wh, entity, dims, bound=max_records_per_person, value=spec,
+                                     records=records)
     noisy = plan.release([project(truth, level) for level in levels])
     entry_id, after = record_release(wh, {
         "dataset": dataset, "spent_by": who or getpass.getuser(), "query": query, "statistic": statistic,

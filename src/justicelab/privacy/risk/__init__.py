@@ -7,14 +7,16 @@ Public surface:
   :func:`t_closeness`, :func:`sensitive_measure`, :func:`diversity`, with :class:`ClassSummary` and
   :class:`SensitiveMeasure`; attacker models :func:`prosecutor`, :func:`journalist`,
   :func:`marketer_in_sample`, :func:`record_risk_sql`, :func:`riskiest`;
-* a whole assessment of a warehouse table or file: :func:`open_table`, :func:`open_file`,
-  :func:`assess` → :class:`RiskReport`; the ``--qi``/``--sensitive`` syntax: :func:`quasi_identifiers`,
+* a whole assessment of a warehouse dataset read through the gate (:func:`open_gated_table`, with
+  :class:`GatedRead`) or of a file (:func:`open_file`): :func:`assess` → :class:`RiskReport`;
+  :func:`open_table` opens a warehouse table as stored, bypassing the gate (engine tests only);
+  the ``--qi``/``--sensitive`` syntax: :func:`quasi_identifiers`,
   :func:`sensitive_attributes`, :class:`Attribute`;
 * :class:`RiskError` for every request that cannot be measured.
 """
 
 from justicelab.privacy.risk.assess import DEFAULT_THRESHOLD, RiskReport, assess
-from justicelab.privacy.risk.dataset import Dataset, open_file, open_table
+from justicelab.privacy.risk.dataset import Dataset, GatedRead, open_file, open_gated_table, open_table
 from justicelab.privacy.risk.measures import (
     ClassSummary,
     RiskError,
@@ -45,6 +47,7 @@ __all__ = [
     "Attribute",
     "ClassSummary",
     "Dataset",
+    "GatedRead",
     "JournalistRisk",
     "ModelRisk",
     "Population",
@@ -61,6 +64,7 @@ __all__ = [
     "l_diversity",
     "marketer_in_sample",
     "open_file",
+    "open_gated_table",
     "open_table",
     "prosecutor",
     "quasi_identifiers",
