@@ -14,8 +14,9 @@ give no rows (:class:`~justicelab.errors.AccessDenied`).
 
 Public surface: :class:`AccessDecision`, :class:`FieldAccess`, the row predicates (:class:`Compare`,
 :class:`PersonIn`, :class:`AllOf`, :class:`AnyOf`, :class:`Not`), :func:`restrict`, :func:`readable_table`,
-:func:`plan`, :class:`ColumnPlan`, :class:`Treatment`, :func:`load_policy`, :class:`GateSecret`, :func:`grantee_key`,
-:class:`Pseudonymiser`, :func:`reference_pseudonym`.
+:func:`plan`, :func:`row_filter` (a row rule as an Ibis boolean), :class:`ColumnPlan`, :class:`Treatment`,
+:func:`load_policy`, :class:`GateSecret`, :func:`grantee_key`, :class:`Pseudonymiser`,
+:func:`reference_pseudonym`, :class:`PseudonymCache`.
 """
 
 from justicelab.gate.compose import Composition, compose
@@ -32,10 +33,11 @@ from justicelab.gate.decision import (
 from justicelab.gate.deidentify import ColumnPlan, DeidentificationPolicy, Treatment, load_policy
 from justicelab.gate.explain import AccessReport, access_report
 from justicelab.gate.lookup import LINKAGE_FIELDS, Lookup, person_lookup, review_lookup
+from justicelab.gate.pseudonym_cache import PseudonymCache
 from justicelab.gate.pseudonyms import GranteeKey, Pseudonymiser, grantee_key, reference_pseudonym
 from justicelab.gate.quarantine import read_quarantine
 from justicelab.gate.read import GateResult, read
-from justicelab.gate.restriction import plan, readable_table, restrict
+from justicelab.gate.restriction import plan, readable_table, restrict, row_filter
 from justicelab.gate.secret import SECRET_FILE, GateSecret
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "Lookup",
     "Not",
     "PersonIn",
+    "PseudonymCache",
     "Pseudonymiser",
     "RowPredicate",
     "Treatment",
@@ -71,4 +74,5 @@ __all__ = [
     "reference_pseudonym",
     "restrict",
     "review_lookup",
+    "row_filter",
 ]

@@ -34,6 +34,7 @@ from justicelab.gate.compose import LINEAGE, RECORD_ID, SOURCE, Composition, com
 from justicelab.gate.decision import AccessDecision, AllOf, AnyOf, Compare, Not, PersonIn, predicate_fields
 from justicelab.gate.decision import RowPredicate as Predicate
 from justicelab.gate.deidentify import PERSON_ID, ColumnPlan, DeidentificationPolicy, load_policy
+from justicelab.gate.pseudonym_cache import PseudonymCache
 from justicelab.gate.restriction import plan, readable_table, restrict
 from justicelab.gate.secret import GateSecret
 from justicelab.standard import ResolvedEntity, Standard, load_standard
@@ -76,14 +77,16 @@ def read(warehouse: Warehouse, control_db: ControlDB, workspace: Workspace | Pat
          purpose: str, *, at: dt.datetime | None = None, fields: Sequence[str] | None = None,
          limit: int | None = None, where: Predicate | None = None, at_least: Level | None = None,
          standard: Standard | None = None, generaliser: Generaliser | None = None, secret: GateSecret | None = None,
-         policy: DeidentificationPolicy | None = None) -> GateResult:
+         policy: DeidentificationPolicy | None = None, cache: bool = True) -> GateResult:
     """Read ``dataset``'s rows that ``user`` may see for ``purpose`` (at ``at``, default now), each column at
     its level; one ledger entry either way. Raises :class:`AccessDenied` (recorded) when nothing may be read.
 
     ``fields`` asks for some columns only (each must be shown somewhere, else the read is denied);
     ``limit`` caps the rows; ``where`` narrows the rows (see the module doc); ``at_least`` keeps only the
     rows on which every one of ``fields`` is shown at that level or above (e.g. a linkage reviewer who must
-    see names as recorded), withholding the others with the reason.
+    see names as recorded), withholding the others with the reason. A whole read (no ``where``, no ``limit``)
+    on DuckDB keeps the pseudonyms it computes for the connection's next reads, unless ``cache`` is False
+    (:mod:`justicelab.gate.pseudonym_cache`).
     """
     standard = standard or load_standard()
     entity = standard.entity(dataset)
@@ -99,7 +102,7 @@ def read(warehouse: Warehouse, control_db: ControlDB, workspace: Workspace | Pat
                "at_least": at_least.value if at_least else None}
     try:
         result = _run(warehouse, workspace, entity, composition, asked, limit, where, at_least, standard,
-                      generaliser, secret, policy)
+                      generaliser, secret, policy, cache)
     except JusticelabError as exc:  # refused, or could not be restricted (fail closed): recorded either way
         reasons = list(exc.reasons) if isinstance(exc, AccessDenied) else [f"{type(exc).__name__}: {exc}"]
         with control_db.session() as session:
@@ -162,7 +165,7 @@ def column_levels(parts: Sequence[tuple[AccessDecision, Sequence[ColumnPlan]]],
 def _run(warehouse: Warehouse, workspace: Workspace | Path, entity: ResolvedEntity, composition: Composition,
          fields: list[str] | None, limit: int | None, where: Predicate | None, at_least: Level | None,
          standard: Standard, generaliser: Generaliser | None, secret: GateSecret | None,
-         policy: DeidentificationPolicy | None) -> tuple[pa.Table, ir.Table, list[Planned], list[str]]:
+         policy: DeidentificationPolicy | None, cache: bool) -> tuple[pa.Table, ir.Table, list[Planned], list[str]]:
     composition.require_rows()
     policy = policy or load_policy()
     parts = list(composition.readable)
@@ -186,11 +189,18 @@ def _run(warehouse: Warehouse, workspace: Workspace | Path, entity: ResolvedEnti
     root = workspace.root if isinstance(workspace, Workspace) else Path(workspace)
     secret = secret or GateSecret.load_or_create(root)
     generaliser = generaliser or Generaliser.for_warehouse(standard, warehouse)
-    restricted = [restrict(table, d, standard, generaliser, secret, policy=policy) for d in parts]
-    expression = union_parts(restricted, [c for c in table.columns])
-    if limit is not None:
-        expression = expression.limit(limit)
-    result = expression.to_pyarrow()
+    # a lookup or a capped read touches few rows: hashing them in the query beats filling a cache
+    pseudonyms = PseudonymCache.of(warehouse) if cache and where is None and limit is None else None
+    try:
+        restricted = [restrict(table, d, standard, generaliser, secret, policy=policy, cache=pseudonyms)
+                      for d in parts]
+        expression = union_parts(restricted, [c for c in table.columns])
+        if limit is not None:
+            expression = expression.limit(limit)
+        result = expression.to_pyarrow()
+    finally:
+        if pseudonyms is not None:
+            pseudonyms.trim()
     plans = [(d, [p for p in plan(d, entity, table.columns, policy) if p.shown]) for d in parts]
     return result, expression, plans, withheld
 

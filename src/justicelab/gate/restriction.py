@@ -25,6 +25,7 @@ from justicelab.gate.deidentify import (
     column_plan,
     load_policy,
 )
+from justicelab.gate.pseudonym_cache import PSEUDONYM, VALUE, PseudonymCache
 from justicelab.gate.pseudonyms import Pseudonymiser, grantee_key
 from justicelab.gate.secret import GateSecret
 from justicelab.linkage.store import PERSON_INDEX
@@ -59,10 +60,12 @@ def plan(decision: AccessDecision, entity: ResolvedEntity, columns: Sequence[str
 
 
 def restrict(table: ir.Table, decision: AccessDecision, standard: Standard, generaliser: Generaliser,
-             secret: GateSecret, *, entity: str | None = None,
-             policy: DeidentificationPolicy | None = None) -> ir.Table:
+             secret: GateSecret, *, entity: str | None = None, policy: DeidentificationPolicy | None = None,
+             cache: PseudonymCache | None = None) -> ir.Table:
     """``table`` (a table of entity ``entity``, by default the decision's dataset) restricted to ``decision``.
 
+    With ``cache`` (the warehouse connection's, for a whole read) the pseudonyms of the restricted rows are
+    cached first, then joined rather than computed (see :mod:`justicelab.gate.pseudonym_cache`).
     Raises :class:`AccessDenied` when the decision allows no rows (``aggregate``/``none``) or leaves no
     column to show, and :class:`GateError` when it names a column the table does not have.
     """
@@ -83,15 +86,18 @@ def restrict(table: ir.Table, decision: AccessDecision, standard: Standard, gene
                                f"{', '.join(missing)}, which this table does not have, so no row can be shown"
                                + (" (build the person index with `justicelab link run`)" if PERSON_ID in missing
                                   else ""), dataset=decision.dataset, level=decision.level.value)
-        table = table.filter(_predicate(table, decision.rows))
+        table = table.filter(row_filter(table, decision.rows))
     plans = [p for p in plan(decision, resolved, columns, policy) if p.shown]
     if not plans:
         raise AccessDenied(f"{decision.grantee} may not read rows of {decision.dataset}: no field granted at "
                            f"{decision.level.value} remains once de-identified (direct identifiers are dropped)",
                            dataset=decision.dataset, level=decision.level.value)
     pseudonymiser = Pseudonymiser.for_table(grantee_key(secret, decision.grantee), table)
-    person_keys = [p.column for p in plans if p.treatment is Treatment.pseudonymise and p.column in policy.person_keys]
-    joined = _with_person_pseudonyms(table, person_keys, pseudonymiser)
+    keys = [p.column for p in plans if p.treatment is Treatment.pseudonymise]
+    cached = cache.maps(table, (resolved.name, decision.rows), pseudonymiser, keys) if cache and keys else {}
+    joined = _with_cached_pseudonyms(table, cached)
+    person_keys = [c for c in keys if c in policy.person_keys and c not in cached]
+    joined = pseudonymiser.keyed(_with_person_pseudonyms(joined, table, person_keys, pseudonymiser))
     return joined.select(**{p.column: _column(joined, p, pseudonymiser, generaliser) for p in plans})
 
 
@@ -99,18 +105,36 @@ def _pseudonym_column(column: str) -> str:
     return f"jl_pseudonym_{column}"
 
 
-def _with_person_pseudonyms(table: ir.Table, columns: Sequence[str], pseudonymiser: Pseudonymiser) -> ir.Table:
-    """Join each person key's pseudonym, computed once per distinct person rather than once per record.
+def _cached_column(column: str) -> str:
+    return f"jl_cached_{column}"
+
+
+def _as_text(value: ir.Value) -> ir.StringValue:
+    return value if value.type().is_string() else value.cast("string")
+
+
+def _with_cached_pseudonyms(table: ir.Table, maps: dict[str, ir.Table]) -> ir.Table:
+    """Join each column's cached pseudonym (NULL where the map lacks the value: it is then computed)."""
+    result = table
+    for column, mapping in maps.items():
+        value = f"jl_cached_value_{column}"
+        found = mapping.select(**{value: mapping[VALUE], _cached_column(column): mapping[PSEUDONYM]})
+        result = result.left_join(found, _as_text(result[column]) == found[value])
+    return result
+
+
+def _with_person_pseudonyms(result: ir.Table, table: ir.Table, columns: Sequence[str],
+                            pseudonymiser: Pseudonymiser) -> ir.Table:
+    """Join each person key's pseudonym, computed once per distinct person of ``table`` rather than per record.
 
     A person has many records (a high-frequency utilizer, by definition), and the HMAC is most of the gate's
     cost, so hashing the distinct keys and joining them back is cheaper; record keys are unique and are hashed
     in place.
     """
-    result = table
     for column in columns:
-        values = table.select(**{f"jl_value_{column}": table[column]}).distinct()
+        values = pseudonymiser.keyed(table.select(**{f"jl_value_{column}": table[column]}).distinct())
         value = values[f"jl_value_{column}"]
-        mapping = values.select(value, **{_pseudonym_column(column): pseudonymiser.expr(value, column)})
+        mapping = values.select(value, **{_pseudonym_column(column): pseudonymiser.expr(value, column, values)})
         result = result.left_join(mapping, result[column] == mapping[f"jl_value_{column}"])
     return result
 
@@ -122,14 +146,17 @@ def _column(table: ir.Table, plan: ColumnPlan, pseudonymiser: Pseudonymiser, gen
     if plan.treatment is Treatment.pseudonymise:
         if _pseudonym_column(plan.column) in table.columns:
             return table[_pseudonym_column(plan.column)]
-        return pseudonymiser.expr(value, plan.column)
+        computed = pseudonymiser.expr(value, plan.column, table)
+        if _cached_column(plan.column) in table.columns:  # COALESCE evaluates `computed` only where the map lacks it
+            return ibis.coalesce(table[_cached_column(plan.column)], computed)
+        return computed
     if plan.treatment is Treatment.generalise:
         assert plan.hierarchy is not None and plan.hierarchy_level is not None
         return generaliser.expr(value, plan.hierarchy, plan.hierarchy_level)
     raise GateError(f"column {plan.column}: a dropped column cannot be shown")
 
 
-def _predicate(table: ir.Table, predicate: RowPredicate) -> ir.BooleanValue:
+def row_filter(table: ir.Table, predicate: RowPredicate) -> ir.BooleanValue:
     """The row predicate as an Ibis boolean; a rule on a missing (NULL) value keeps no row."""
     if isinstance(predicate, Compare):
         col = table[predicate.field]
@@ -150,13 +177,13 @@ def _predicate(table: ir.Table, predicate: RowPredicate) -> ir.BooleanValue:
         persons = ibis.memtable({"person_id": sorted(predicate.person_ids)}, schema={"person_id": "string"})
         return table[PERSON_ID].isin(persons.person_id) & table[PERSON_ID].notnull()
     if isinstance(predicate, Not):  # NULL (unknown) counts as "does not hold", so NOT keeps that row
-        return ~_predicate(table, predicate.part).fill_null(False)
+        return ~row_filter(table, predicate.part).fill_null(False)
     if isinstance(predicate, AllOf):
         result: ir.BooleanValue = ibis.literal(True)
         for part in predicate.parts:
-            result = result & _predicate(table, part)
+            result = result & row_filter(table, part)
         return result
     result = ibis.literal(False)
     for part in predicate.parts:
-        result = result | _predicate(table, part)
+        result = result | row_filter(table, part)
     return result

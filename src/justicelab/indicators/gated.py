@@ -42,8 +42,13 @@ from ibis.backends import BaseBackend
 from justicelab.control import ControlDB, Level, query_fingerprint, record_denial, record_read
 from justicelab.control.periods import as_utc, utcnow
 from justicelab.errors import AccessDenied, GateError, JusticelabError
-from justicelab.gate import AnyOf, Composition, compose, readable_table
-from justicelab.gate.restriction import _predicate as row_filter  # the gate's own row-rule SQL: reads and counts agree
+from justicelab.gate import (
+    AnyOf,
+    Composition,
+    compose,
+    readable_table,
+    row_filter,  # the gate's own row-rule SQL: reads and counts agree
+)
 from justicelab.indicators.engine import IndicatorError, Request, build, execute
 from justicelab.privacy.tables import TOTAL, CountTable, suppress, threshold_rule
 from justicelab.standard import EntityKind, ResolvedEntity, Standard, load_standard
