@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from pycanon import anonymity
 
 from justicelab.privacy.anonymize import AnonymizeError, Evaluator, anonymize, parse_policy, prepare, resolve, search
+from justicelab.privacy.anonymize import local as local_recoding
 from justicelab.privacy.risk import Dataset
 from justicelab.standard import load_standard
 from justicelab.warehouse import Generaliser
@@ -357,3 +358,42 @@ def test_local_recoding_meets_k_and_l_with_hierarchy_labels_and_reports_its_loss
     assert result.chosen.ncp == pytest.approx(measured, abs=1e-9)
     top = _oracle(df, k, "distinct", diverse, None, 0.0)[tuple(len(q[3]) - 1 for q in QI)]
     assert result.chosen.ncp <= top[2] + 1e-12  # never worse than releasing the coarsest levels
+
+
+@pytest.mark.parametrize("seed", [3, 17])
+def test_local_recoding_releases_the_same_classes_when_children_split_off_by_list(seed, monkeypatch):
+    """A class whose split-off children span too many codes for a bit mask moves them by a list instead: with
+    every split forced that way, the release is record for record the same."""
+    df = _table(seed, 600, 5)
+    text = _policy(4, "distinct", 2, None, 0.0, "ncp") + "recoding: local\n"
+    results = []
+    for bits in (local_recoding.MASK_BITS, 1):
+        monkeypatch.setattr(local_recoding, "MASK_BITS", bits)
+        with _dataset(df) as ds:
+            results.append(anonymize(ds, parse_policy(text), generaliser=GEN, table=True))
+    by_mask, by_list = results
+    assert by_mask.local is not None and by_list.local is not None and by_mask.local.splits > 5
+    assert (by_list.local.rounds, by_list.local.splits, by_list.chosen.ncp) == (
+        by_mask.local.rounds, by_mask.local.splits, by_mask.chosen.ncp)
+    assert by_mask.table is not None and by_list.table is not None
+    assert by_list.table.to_pylist() == by_mask.table.to_pylist()  # both sorted by class and values
+
+
+def test_anonymize_leaves_duckdbs_thread_setting_as_it_found_it():
+    """Small tables are anonymised on one DuckDB thread; the caller's setting comes back, also after an error."""
+    df = _table(5, 120, 4)
+    local_ = _policy(3, "distinct", 2, None, 0.0, "ncp") + "recoding: local\n"
+    with _dataset(df) as ds:
+        ds.con.execute("SET threads = 2")
+
+        def threads() -> int:
+            row = ds.con.execute("SELECT current_setting('threads')").fetchone()
+            return int(row[0]) if row else 0
+
+        assert anonymize(ds, parse_policy(local_), generaliser=GEN).achieved["k"] >= 3
+        assert threads() == 2
+        assert anonymize(ds, parse_policy(_policy(3, "distinct", 2, None, 0.05, "ncp")), generaliser=GEN)
+        assert threads() == 2
+        with pytest.raises(AnonymizeError, match="misses k=500"):
+            anonymize(ds, parse_policy(local_.replace("k: 3", "k: 500")), generaliser=GEN)
+        assert threads() == 2

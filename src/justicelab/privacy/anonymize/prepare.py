@@ -28,12 +28,17 @@ NCP = PREFIX + "ncp"  # (qi, level, ncp DOUBLE[]): a code's loss at list positio
 MAP = PREFIX + "map"  # (qi, lo, hi, codes INTEGER[]): a code at level lo -> its code at level hi
 VALUES = PREFIX + "values"  # every attribute's distinct values with their counts
 LABELS = PREFIX + "labels"  # (qi, level, labels VARCHAR[]): a code's label at list position code + 1
+#: Local recoding's (q, ncp DOUBLE[], labels VARCHAR[]) by (level, code) number; read by its release, dropped here.
+LISTS = PREFIX + "lists"
 #: A constant column of the base table: the one class of a node that suppresses every attribute.
 ALL = "_all"
 #: The record key carried through for the release ledger (``prepare(carry_key=True)``); never written out.
 KEY = "_jl_key"
 #: A sensitive attribute with at most this many values is tracked per class as a bit mask (fast distinct l).
 MASK_VALUES = 64
+#: Up to this many records the anonymisation runs on one DuckDB thread: its queries are small, and a second
+#: thread's scheduling, partitioning and merging cost more than it saves (far more on a busy machine).
+ONE_THREAD_RECORDS = 400_000
 
 
 def _code_type(count: int) -> str:
@@ -65,6 +70,7 @@ class Prepared:
     sensitive: list[SensitiveCodes]
     rollups: set[tuple[int, int, int]] = field(default_factory=set)  # (qi, finer level, coarser level)
     carry_key: bool = False  # the base table holds the record key as KEY
+    threads: int | None = None  # DuckDB's threads setting before prepare lowered it, restored by drop()
 
     @property
     def qi(self) -> tuple[QuasiIdentifier, ...]:
@@ -86,9 +92,21 @@ class Prepared:
         """The code at level ``hi`` of the level-``lo`` code in ``column`` (a rollup in :attr:`rollups`)."""
         return f"list_extract((SELECT codes FROM {MAP} WHERE qi = {i} AND lo = {lo} AND hi = {hi}), {column} + 1)"
 
+    def one_thread(self) -> None:
+        """Run DuckDB on one thread until :meth:`drop` (a database-wide setting: threads is global in DuckDB)."""
+        row = self.con.execute("SELECT current_setting('threads')").fetchone()
+        threads = int(row[0]) if row else 1
+        if threads > 1 and self.threads is None:
+            self.con.execute("SET threads = 1")
+            self.threads = threads
+
     def drop(self) -> None:
-        """Drop every working table."""
-        names = [BASE, NCP, MAP, VALUES, LABELS, *(f"{PREFIX}d{i}" for i in range(len(self.qi))),
+        """Drop every working table and restore the threads setting."""
+        if self.threads is not None:
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute(f"SET threads = {self.threads}")
+            self.threads = None
+        names = [BASE, NCP, MAP, VALUES, LABELS, LISTS, *(f"{PREFIX}d{i}" for i in range(len(self.qi))),
                  *(self.labels(i) for i in range(len(self.qi))),
                  *(f"{PREFIX}e{j}" for j in range(len(self.sensitive)))]
         for name in names:
@@ -129,7 +147,8 @@ def prepare(dataset: Dataset, plan: Plan, generaliser: Generaliser, *, carry_key
     """Build the base table of codes for ``plan`` on ``dataset`` (raises AnonymizeError on no records).
 
     ``carry_key`` keeps the dataset's record key in the base table as ``_jl_key`` (never released): the release
-    ledger needs to know which record went into which released class."""
+    ledger needs to know which record went into which released class. Up to ONE_THREAD_RECORDS records, DuckDB
+    runs on one thread until :meth:`Prepared.drop`."""
     con = dataset.con
     cols = [f"{ident(q.column)} AS _v{i}" for i, q in enumerate(plan.qi)]
     cols += [f"{s.sql(generaliser)} AS _s{j}" for j, s in enumerate(plan.sensitive)]
@@ -149,10 +168,12 @@ def prepare(dataset: Dataset, plan: Plan, generaliser: Generaliser, *, carry_key
     if records == 0:
         raise AnonymizeError(f"no records to anonymise{' where ' + plan.where if plan.where else ''}")
     prepared = Prepared(con, plan, records, [], [], [], carry_key=carry_key)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {NCP} (qi INTEGER, level INTEGER, ncp DOUBLE[])")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {MAP} (qi INTEGER, lo INTEGER, hi INTEGER, codes INTEGER[])")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {LABELS} (qi INTEGER, level INTEGER, labels VARCHAR[])")
     try:
+        if records <= ONE_THREAD_RECORDS:
+            prepared.one_thread()
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {NCP} (qi INTEGER, level INTEGER, ncp DOUBLE[])")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {MAP} (qi INTEGER, lo INTEGER, hi INTEGER, codes INTEGER[])")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {LABELS} (qi INTEGER, level INTEGER, labels VARCHAR[])")
         _build(prepared, source, generaliser)
     except BaseException:
         prepared.drop()
@@ -194,9 +215,10 @@ def _build(p: Prepared, source: str, generaliser: Generaliser) -> None:
         select += [f"d{i}.c{j}::{_code_type(codes[j])} AS q{i}_{j}" for j in levels]
         slim = ", ".join(["v", *(f"c{j}" for j in levels)])
         joins.append(f"LEFT JOIN (SELECT {slim} FROM {PREFIX}d{i}) d{i} ON src._v{i} IS NOT DISTINCT FROM d{i}.v")
-        parts = [f"SELECT DISTINCT {j} AS level, c{j} AS code, l{j} AS label, x{j} AS ncp FROM {PREFIX}d{i}"
-                 for j in levels] or ["SELECT 0 AS level, 0 AS code, CAST(NULL AS VARCHAR) AS label, 1.0 AS ncp"]
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {p.labels(i)} AS {' UNION ALL '.join(parts)}")
+        if plan.recoding != "local":  # the global release's labels (local recoding reads the LABELS lists)
+            parts = [f"SELECT DISTINCT {j} AS level, c{j} AS code, l{j} AS label, x{j} AS ncp FROM {PREFIX}d{i}"
+                     for j in levels] or ["SELECT 0 AS level, 0 AS code, CAST(NULL AS VARCHAR) AS label, 1.0 AS ncp"]
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {p.labels(i)} AS {' UNION ALL '.join(parts)}")
         _lists(p, i, levels)
     for j, s in enumerate(plan.sensitive):
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {PREFIX}e{j} AS
@@ -231,7 +253,7 @@ def _lists(p: Prepared, i: int, levels: list[int]) -> None:
     con.execute(f"INSERT INTO {LABELS} " + " UNION ALL ".join(
         f"SELECT {i}, {j}, list(x ORDER BY c) FROM (SELECT DISTINCT c{j} AS c, l{j} AS x FROM {d})" for j in levels))
     pairs = list(itertools.combinations(levels, 2))
-    if not pairs:
+    if not pairs or p.plan.recoding == "local":  # only the lattice search rolls classes up
         return
     rows = con.execute(f"INSERT INTO {MAP} SELECT qi, lo, hi, codes FROM (" + " UNION ALL ".join(
         f"SELECT {i} AS qi, {a} AS lo, {b} AS hi, list(cb ORDER BY ca) AS codes, count(DISTINCT ca) = count(*) AS ok "
