@@ -23,7 +23,7 @@ def test_incremental_run_on_postgres_matches_duckdb(pg_url, tmp_path):
         with Warehouse.open(url) as wh:
             for name in EARLY:
                 ingest_file(wh, city.source(name).path, load_mapping(city.source(name).mapping))
-            link_run(wh)
+            first = link_run(wh)
             before = dict(wh.execute(f"SELECT record_id, run_id FROM {PERSON_INDEX}"))
             late = city.source(LATE)
             ingest_file(wh, late.path, load_mapping(late.mapping))
@@ -36,5 +36,12 @@ def test_incremental_run_on_postgres_matches_duckdb(pg_url, tmp_path):
             # index rows the run did not change keep the run that wrote them; the new records carry this run
             assert any(runs[r] == before[r] for r in before)
             assert {runs[r] for r in index if r.startswith(f"{LATE}:")} == {summary.run_id}
+            # persons no new record joined keep their rows and their links as the first run wrote them
+            joined = {index[r] for r in index if r.startswith(f"{LATE}:")}
+            untouched = {r for r in before if index[r] not in joined}
+            assert untouched and {runs[r] for r in untouched} == {first.run_id}
+            link_runs = {run for a, b, run in wh.execute(f"SELECT record_l, record_r, run_id FROM {PAIRS}")
+                         if a in untouched}
+            assert link_runs == {first.run_id}
             results.append((index, links, summary.persons))
     assert results[0] == results[1]

@@ -1,5 +1,6 @@
 """``link run --incremental``: new and changed records linked against the index give exactly the index a
-full run with the same model gives, and nothing new means nothing changes."""
+full run with the same model gives, persons no change can reach keep their rows and links as they were,
+and nothing new means nothing changes."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from justicelab.ingest import ingest_file, load_mapping
-from justicelab.linkage import LinkageError, link_run
-from justicelab.linkage.store import PAIRS, PERSON_INDEX, RUNS
+from justicelab.linkage import LinkageError, decide, link_run, list_reviews
+from justicelab.linkage.store import HISTORY, PAIRS, PERSON_INDEX, RUNS
 from justicelab.synth import generate_city
 from justicelab.warehouse import Warehouse
 
@@ -105,3 +106,112 @@ def test_incremental_needs_an_earlier_run(city, tmp_path):
         ingest_file(wh, source.path, load_mapping(source.mapping))
         with pytest.raises(LinkageError, match="run a full `justicelab link run` first"):
             link_run(wh, incremental=True)
+
+
+def _rows(wh: Warehouse) -> dict[str, tuple[object, ...]]:
+    """record -> (person, the run that wrote the row, fingerprint): what an untouched index row keeps."""
+    return {r: (p, run, f) for r, p, run, f in wh.execute(
+        f"SELECT record_id, person_id, run_id, fingerprint FROM {PERSON_INDEX}")}
+
+
+def _link_runs(wh: Warehouse) -> dict[tuple[str, str, str], int]:
+    return {(a, b, basis): run for a, b, basis, run in wh.execute(
+        f"SELECT record_l, record_r, basis, run_id FROM {PAIRS}")}
+
+
+def _linked_pair(grown: Path, tmp_path: Path) -> tuple[Warehouse, Warehouse]:
+    """Two copies of ``grown`` with the late source linked incrementally: one to link incrementally again,
+    one to rescore in full with the same model (the answer the incremental run must give)."""
+    inc, full = _copy(grown, tmp_path, "inc.duckdb"), _copy(grown, tmp_path, "full.duckdb")
+    for wh in (inc, full):
+        link_run(wh, incremental=True)
+    return inc, full
+
+
+def test_a_record_joining_one_person_leaves_everyone_else_untouched(grown, tmp_path):
+    inc, full = _linked_pair(grown, tmp_path)
+    with inc, full:
+        # a second citation of someone already cited: the same identifiers under a new record id
+        original = inc.scalar("""SELECT min(_record_id) FROM citation WHERE first_name IS NOT NULL
+                                 AND last_name IS NOT NULL AND date_of_birth IS NOT NULL""")
+        for wh in (inc, full):
+            wh.execute(f"""INSERT INTO citation SELECT * REPLACE (_record_id || '-again' AS _record_id)
+                           FROM citation WHERE _record_id = '{original}'""")
+        new = f"{original}-again"
+        rows, link_runs = _rows(inc), _link_runs(inc)
+        person = rows[original][0]
+
+        summary = link_run(inc, incremental=True)
+        reference = link_run(full, reuse_model=True)
+
+        after = _rows(inc)
+        assert after[new][0] == person and after[new][1] == summary.run_id
+        # every other index row is as it was, down to the run that wrote it
+        assert {r: v for r, v in after.items() if r != new} == rows
+        # and so is every link outside that person
+        members = {r for r, v in after.items() if v[0] == person}
+        outside = {k: run for k, run in _link_runs(inc).items() if not {k[0], k[1]} & members}
+        assert outside == {k: run for k, run in link_runs.items() if not {k[0], k[1]} & members}
+        assert summary.events == {} and summary.persons == reference.persons
+        assert _index(inc) == _index(full) and _links(inc) == _links(full)
+
+
+def test_a_record_bridging_two_persons_merges_them_and_history_says_so(grown, tmp_path):
+    inc, full = _linked_pair(grown, tmp_path)
+    with inc, full:
+        index = _index(inc)
+        booked = inc.scalar("SELECT min(_record_id) FROM booking WHERE source_person_id IS NOT NULL")
+        cited = inc.scalar(f"""SELECT min(c._record_id) FROM citation c JOIN {PERSON_INDEX} i
+                               ON i.record_id = c._record_id
+                               WHERE c.first_name IS NOT NULL AND c.last_name IS NOT NULL
+                                 AND c.date_of_birth IS NOT NULL AND i.person_id <> '{index[booked]}'""")
+        kept_apart = (index[booked], index[cited])
+        # a booking under the jail's number of the first person, with the identity of the second
+        for wh in (inc, full):
+            wh.execute(f"""INSERT INTO booking SELECT * REPLACE (_record_id || '-bridge' AS _record_id)
+                           FROM booking WHERE _record_id = '{booked}'""")
+            wh.execute(f"""UPDATE booking SET first_name = c.first_name, middle_name = c.middle_name,
+                                  last_name = c.last_name, date_of_birth = c.date_of_birth, sex = c.sex,
+                                  race_ethnicity = c.race_ethnicity, address = c.address, zip = c.zip
+                           FROM (SELECT * FROM citation WHERE _record_id = '{cited}') c
+                           WHERE booking._record_id = '{booked}-bridge'""")
+        rows = _rows(inc)
+
+        summary = link_run(inc, incremental=True)
+        reference = link_run(full, reuse_model=True)
+
+        after = _index(inc)
+        merged = after[f"{booked}-bridge"]
+        assert after[booked] == after[cited] == merged and merged in kept_apart
+        (retired,) = set(kept_apart) - {merged}
+        history = inc.execute(f"SELECT event, person_id, related FROM {HISTORY} WHERE run_id = {summary.run_id}")
+        assert sorted(history) == [("merged", merged, retired), ("retired", retired, merged)]
+        assert summary.events == reference.events == {"merged": 1, "retired": 1}
+        # persons other than the two are untouched
+        assert {r: v for r, v in _rows(inc).items() if v[0] != merged} == {
+            r: v for r, v in rows.items() if v[0] not in kept_apart}
+        assert _index(inc) == _index(full) and _links(inc) == _links(full)
+
+
+def test_decisions_and_removed_records_give_the_full_run_answer(grown, tmp_path):
+    """A reviewer's cannot-link splits a person no new record touched, a must-link joins two, and records
+    gone from the warehouse leave their persons: incrementally as in a full run."""
+    inc, full = _linked_pair(grown, tmp_path)
+    with inc, full:
+        a, b = inc.execute(f"""SELECT min(record_id), max(record_id) FROM {PERSON_INDEX}
+                               GROUP BY person_id HAVING count(*) >= 4 ORDER BY person_id LIMIT 1""")[0]
+        pending = list_reviews(inc, "pending", 1)[0]
+        gone = inc.scalar("SELECT min(_record_id) FROM shelter_stay")
+        for wh in (inc, full):
+            wh.execute("INSERT INTO link_reviews (review_id, run_id, record_l, record_r, match_probability, "
+                       f"match_weight, levels, status) VALUES (9001, 1, '{a}', '{b}', 0.6, 1.0, '', 'pending')")
+            decide(wh, 9001, False, by="tester")
+            decide(wh, pending["review_id"], True, by="tester")
+            wh.execute(f"DELETE FROM shelter_stay WHERE _record_id = '{gone}'")
+        summary = link_run(inc, incremental=True)
+        reference = link_run(full, reuse_model=True)
+        after = _index(inc)
+        assert after[a] != after[b] and after[pending["record_l"]] == after[pending["record_r"]]
+        assert gone not in after
+        assert summary.events.get("split") == 1 and summary.events == reference.events
+        assert _index(inc) == _index(full) and _links(inc) == _links(full)

@@ -364,7 +364,9 @@ def load(con: Any, table: str, model_json: dict[str, Any]) -> tuple[Linker, Duck
     """A linker over ``table`` with a saved model (for explanations and incremental runs), and the
     database API it runs on (to register further tables)."""
     db_api = connect(con)
-    return Linker(db_api.register(table, table_name="jl_link_input"), model_json, log_level=None), db_api
+    # a saved model was checked against the records' columns when it was trained (and the check reads them all)
+    return Linker(db_api.register(table, table_name="jl_link_input"), model_json, log_level=None,
+                  validate_settings=False), db_api
 
 
 def tf_columns(settings: dict[str, Any]) -> list[str]:

@@ -51,10 +51,11 @@ def event_date_field(entity: ResolvedEntity) -> str | None:
 ENCODED_FIELDS = ("name_bf", "dob_bf", "address_bf", "person_key")
 
 
-def gather(warehouse: Warehouse, standard: Standard | None = None) -> pa.Table:
+def gather(warehouse: Warehouse, standard: Standard | None = None, *, ordered: bool = True) -> pa.Table:
     """One Arrow table of every person-bearing record: ``unique_id`` (the record id), source, entity,
     the raw person fields, the age recorded and the event's date (a record without a date of birth often
-    has an age). Runs through Ibis, so it reads DuckDB and PostgreSQL warehouses alike."""
+    has an age). Runs through Ibis, so it reads DuckDB and PostgreSQL warehouses alike. ``ordered``: by
+    record id (training samples rows, so a run that trains needs it)."""
     standard = standard or load_standard()
     parts: list[ibis.Table] = []
     for entity in person_entities(warehouse, standard):
@@ -82,12 +83,12 @@ def gather(warehouse: Warehouse, standard: Standard | None = None) -> pa.Table:
     else:
         union = union.mutate(**{f: ibis.null("string") for f in ENCODED_FIELDS})
     # A fixed order: training samples rows, and the same data must give the same index on any warehouse.
-    return union.order_by("unique_id").to_pyarrow()
+    return (union.order_by("unique_id") if ordered else union).to_pyarrow()
 
 
-def load_standardised(con: Any, warehouse: Warehouse, out_table: str) -> None:
+def load_standardised(con: Any, warehouse: Warehouse, out_table: str, *, ordered: bool = True) -> None:
     """Gather the warehouse's person-bearing records into ``out_table`` of the DuckDB connection, standardised."""
-    con.register("jl_raw", gather(warehouse))
+    con.register("jl_raw", gather(warehouse, ordered=ordered))
     try:
         standardise(con, "jl_raw", out_table)
     finally:
@@ -121,7 +122,7 @@ def standardise(con: Any, raw_table: str, out_table: str) -> None:
     age = "age" if "age" in present else "NULL::BIGINT"
     event_date = "event_date" if "event_date" in present else "NULL::DATE"
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE jl_clean AS
+        CREATE OR REPLACE TEMP VIEW jl_clean AS
         SELECT unique_id, source, entity,
                nullif(trim(upper(source_person_id)), '') AS spid,
                {_clean('first_name')} AS first_name,
@@ -176,4 +177,4 @@ def standardise(con: Any, raw_table: str, out_table: str) -> None:
         FROM jl_clean c
         LEFT JOIN variants v ON v.name = split_part(c.first_name, ' ', 1)
     """)
-    con.execute("DROP TABLE jl_clean")
+    con.execute("DROP VIEW jl_clean")

@@ -13,9 +13,8 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from justicelab.linkage import clusters, model, scoring, store
+from justicelab.linkage import clusters, model, region, scoring, store
 from justicelab.linkage.records import load_standardised
 from justicelab.linkage.store import LinkageError
 from justicelab.warehouse import Warehouse
@@ -62,15 +61,21 @@ class RunSummary:
         return rows
 
 
-def _decisions(warehouse: Warehouse, known: set[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]],
-                                                                list[str]]:
-    """Reviewers' decisions still applicable, and a note for each that names a record no longer there."""
+def _decisions(warehouse: Warehouse, con: Any) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[str]]:
+    """Reviewers' decisions still applicable (both records in ``jl_records`` of the engine), and a note for
+    each that names a record no longer there."""
     must: list[tuple[str, str]] = []
     cannot: list[tuple[str, str]] = []
     notes: list[str] = []
     if not warehouse.has_table(store.DECISIONS):
         return must, cannot, notes
     rows = warehouse.ibis.table(store.DECISIONS).order_by("decision_id").to_pyarrow().to_pylist()
+    named = pa.table({"unique_id": pa.array(sorted({r for d in rows for r in (d["record_l"], d["record_r"])}),
+                                            pa.string())})
+    con.register("jl_named_arrow", named)
+    known = {r for (r,) in con.execute("SELECT unique_id FROM jl_named_arrow SEMI JOIN jl_records USING (unique_id)")
+             .fetchall()}
+    con.unregister("jl_named_arrow")
     for d in rows:
         missing = [r for r in (d["record_l"], d["record_r"]) if r not in known]
         if missing:
@@ -81,14 +86,41 @@ def _decisions(warehouse: Warehouse, known: set[str]) -> tuple[list[tuple[str, s
     return must, cannot, notes
 
 
+def _edges_sql(within: str | None = None) -> str:
+    """The run's links: accepted model links scored now, each source's own person number, reviewers'
+    must-links, less reviewers' cannot-links. ``within``: a table of record ids (unique_id); only the
+    person numbers of its records are linked then."""
+    region = (f"AND source_person_id IN (SELECT source_person_id FROM jl_link_input SEMI JOIN {within} "
+              "USING (unique_id))") if within else ""
+    return f"""
+        WITH model_links AS (
+            SELECT unique_id_l, unique_id_r, match_probability, match_weight, levels, 'model' AS basis
+            FROM jl_pairs WHERE match_probability >= {THRESHOLD} AND held_back IS NULL),
+        forced AS (   -- a source's own person number is deterministic within that source
+            SELECT first_id AS unique_id_l, unique_id AS unique_id_r, 1.0 AS match_probability,
+                   NULL::DOUBLE AS match_weight, NULL::VARCHAR AS levels, 'same source person id' AS basis
+            FROM (SELECT unique_id, min(unique_id) OVER (PARTITION BY source_person_id) AS first_id
+                  FROM jl_link_input WHERE source_person_id IS NOT NULL {region})
+            WHERE first_id <> unique_id
+            UNION ALL
+            SELECT unique_id_l, unique_id_r, 1.0, NULL, NULL, 'reviewer: must link' FROM jl_decided
+            WHERE decision = 'must_link'),
+        all_edges AS (SELECT * FROM model_links UNION ALL SELECT * FROM forced)
+        SELECT e.* FROM all_edges e
+        WHERE NOT EXISTS (SELECT 1 FROM jl_decided d WHERE d.decision = 'cannot_link'
+                          AND ((d.unique_id_l = e.unique_id_l AND d.unique_id_r = e.unique_id_r)
+                            OR (d.unique_id_l = e.unique_id_r AND d.unique_id_r = e.unique_id_l)))"""
+
+
 def link_run(warehouse: Warehouse, *, incremental: bool = False, reuse_model: bool = False,
              progress: Progress | None = None, max_u_pairs: float = 2e6) -> RunSummary:
     """Link everything ingested; returns what the run did.
 
     A full run trains the model afresh (or, with ``reuse_model``, keeps the latest run's) and scores every
-    candidate pair. An ``incremental`` run keeps the latest run's model and links, and scores only the
-    pairs that involve a record that is new or changed since: it gives the index a full run with the same
-    model would give, in a fraction of the time.
+    candidate pair. An ``incremental`` run keeps the latest run's model and links, scores only the pairs
+    that involve a record that is new or changed since, and re-clusters only the persons those can reach
+    (:mod:`justicelab.linkage.region`): it gives the index a full run with the same model would give,
+    in a fraction of the time.
     """
     say = progress or (lambda _msg: None)
     started = store.utcnow()
@@ -100,19 +132,21 @@ def link_run(warehouse: Warehouse, *, incremental: bool = False, reuse_model: bo
     say("gathering person-bearing records")
     con: Any = duckdb.connect()
     try:
-        load_standardised(con, warehouse, "jl_records")
+        load_standardised(con, warehouse, "jl_records", ordered=not incremental)
         if con.execute("SELECT count(*) FROM jl_records").fetchone()[0] == 0:
             raise LinkageError("nothing to link: no person-bearing records have been ingested "
                                "(see `justicelab status`)")
-        con.execute("CREATE TABLE jl_link_input AS SELECT * FROM jl_records WHERE linkable")
-        known = {r for (r,) in con.execute("SELECT unique_id FROM jl_records").fetchall()}
-        must, cannot, notes = _decisions(warehouse, known)
+        # a full run reads them many times over in training; an incremental run only its changes (a view)
+        con.execute(f"CREATE {'VIEW' if incremental else 'TABLE'} jl_link_input AS SELECT * FROM jl_records "
+                    "WHERE linkable")
+        must, cannot, notes = _decisions(warehouse, con)
         linkable = int(con.execute("SELECT count(*) FROM jl_link_input").fetchone()[0])
         if linkable < 2:
             raise LinkageError(f"only {linkable} record(s) carry usable identifiers; nothing can be linked yet")
 
         trained: pa.Table | None = None
         if previous_run is not None and (incremental or reuse_model):
+            say("loading the latest run's model")
             linker, db_api = model.load(con, "jl_link_input", previous_run["model"])
             stored = store.term_frequencies(warehouse)
             if stored is None:
@@ -133,56 +167,54 @@ def link_run(warehouse: Warehouse, *, incremental: bool = False, reuse_model: bo
         say("clustering")
         decided = pa.table({
             "unique_id_l": [a for a, _ in must + cannot], "unique_id_r": [b for _, b in must + cannot],
-            "decision": ["must_link"] * len(must) + ["cannot_link"] * len(cannot)})
+            "decision": ["must_link"] * len(must) + ["cannot_link"] * len(cannot)}).cast(pa.schema(
+                [("unique_id_l", pa.string()), ("unique_id_r", pa.string()), ("decision", pa.string())]))
         con.register("jl_decided_arrow", decided)
         con.execute("CREATE TABLE jl_decided AS SELECT * FROM jl_decided_arrow")
-        con.execute(f"""
-            CREATE TABLE jl_edges AS
-            WITH model_links AS (
-                SELECT unique_id_l, unique_id_r, match_probability, match_weight, levels, 'model' AS basis
-                FROM jl_pairs WHERE match_probability >= {THRESHOLD} AND held_back IS NULL
-                UNION ALL
-                SELECT * FROM {scoring.KEPT_EDGES}),
-            forced AS (   -- a source's own person number is deterministic within that source
-                SELECT first_id AS unique_id_l, unique_id AS unique_id_r, 1.0 AS match_probability,
-                       NULL::DOUBLE AS match_weight, NULL::VARCHAR AS levels, 'same source person id' AS basis
-                FROM (SELECT unique_id, min(unique_id) OVER (PARTITION BY source_person_id) AS first_id
-                      FROM jl_link_input WHERE source_person_id IS NOT NULL)
-                WHERE first_id <> unique_id
-                UNION ALL
-                SELECT unique_id_l, unique_id_r, 1.0, NULL, NULL, 'reviewer: must link' FROM jl_decided
-                WHERE decision = 'must_link'),
-            all_edges AS (SELECT * FROM model_links UNION ALL SELECT * FROM forced)
-            SELECT e.* FROM all_edges e
-            WHERE NOT EXISTS (SELECT 1 FROM jl_decided d WHERE d.decision = 'cannot_link'
-                              AND ((d.unique_id_l = e.unique_id_l AND d.unique_id_r = e.unique_id_r)
-                                OR (d.unique_id_l = e.unique_id_r AND d.unique_id_r = e.unique_id_l)))
-        """)
+        con.unregister("jl_decided_arrow")
+        within: str | None = None
+        if incremental:
+            # only the persons a change can reach are clustered again (region.py)
+            within = region.TABLE
+            reached = region.mark(con, warehouse, _edges_sql(region.CHANGED))
+            say(f"clustering the {reached:,} records a change can reach")
+        con.execute(f"CREATE TABLE jl_edges AS {_edges_sql(within)}")
         links = int(con.execute("SELECT count(*) FROM jl_edges").fetchone()[0])
-        con.execute("CREATE TABLE jl_nodes AS SELECT unique_id FROM jl_link_input")
-        cluster_of = clusters.connected_components(con, "jl_nodes", "jl_edges")
-        if cannot:
-            edges = con.execute("SELECT unique_id_l, unique_id_r, match_probability FROM jl_edges").fetchall()
-            rebuilt = clusters.enforce_cannot_links(cluster_of, edges, cannot)
-            if rebuilt:
-                notes.append(f"{rebuilt} cluster(s) rebuilt to honour cannot-link decisions")
+        if within:
+            cluster_of, rebuilt = region.cluster(con, warehouse, "jl_edges", cannot)
+        else:
+            con.execute("CREATE TABLE jl_nodes AS SELECT unique_id FROM jl_link_input")
+            cluster_of = clusters.connected_components(con, "jl_nodes", "jl_edges")
+            # strongest first, ties by record ids: the same clusters on every run over the same links
+            rebuilt = clusters.enforce_cannot_links(cluster_of, con.execute(
+                "SELECT unique_id_l, unique_id_r, match_probability FROM jl_edges "
+                "ORDER BY match_probability DESC, unique_id_l, unique_id_r").fetchall(), cannot) if cannot else 0
+        if rebuilt:
+            notes.append(f"{rebuilt} cluster(s) rebuilt to honour cannot-link decisions")
+        region_only = f"SEMI JOIN {within} USING (unique_id)" if within else ""
         # Records without usable identifiers are persons of their own until someone adds identifiers.
-        for (rec,) in con.execute("SELECT unique_id FROM jl_records WHERE NOT linkable").fetchall():
+        for (rec,) in con.execute(f"SELECT unique_id FROM jl_records {region_only} WHERE NOT linkable").fetchall():
             cluster_of[rec] = f"unlinkable:{rec}"
 
         say("assigning stable person ids")
-        previous = store.person_ids(warehouse)
+        previous = region.previous_ids(con) if within else store.person_ids(warehouse)
         # Ids are never reused: numbering continues after every id the index or its history ever held.
-        ever = [*previous.values(), *(p for (p,) in warehouse.execute(f'SELECT person_id FROM "{store.HISTORY}"'))]
-        person_of, events = clusters.assign_person_ids(cluster_of, previous, clusters.next_number(ever))
-        persons = len(set(person_of.values()))
+        first = clusters.next_number(store.highest_person_ids(warehouse, clusters.ID_PREFIX))
+        person_of, events = clusters.assign_person_ids(cluster_of, previous, first)
+        ids = pa.table({"unique_id": pa.array(list(cluster_of), pa.string()),
+                        "person_id": pa.array([person_of[c] for c in cluster_of.values()], pa.string())})
+        if within:
+            region.combine_ids(con, ids, "jl_ids")
+        else:
+            con.register("jl_ids_arrow", ids)
+            con.execute("CREATE TABLE jl_ids AS SELECT * FROM jl_ids_arrow")
+            con.unregister("jl_ids_arrow")
+        del ids, cluster_of, person_of, previous  # a million records' worth each in a full run
+        records, unlinkable, persons = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE NOT linkable), count(DISTINCT person_id) "
+            "FROM jl_records JOIN jl_ids USING (unique_id)").fetchone()
 
         # Reviews: uncertain pairs that leave two persons apart, one per pair of persons (the strongest).
-        ids = pa.table({"unique_id": list(cluster_of), "person_id": [person_of[c] for c in cluster_of.values()]})
-        con.register("jl_ids_arrow", ids)
-        con.execute("CREATE TABLE jl_ids AS SELECT * FROM jl_ids_arrow")
-        con.unregister("jl_ids_arrow")
-        del ids, cluster_of, person_of, previous, known  # a million records' worth each: not needed any more
         con.execute(f"""
             CREATE TABLE jl_band AS
             WITH left_side AS MATERIALIZED (
@@ -199,101 +231,76 @@ def link_run(warehouse: Warehouse, *, incremental: bool = False, reuse_model: bo
             FROM jl_band QUALIFY row_number() OVER (PARTITION BY pa, pb ORDER BY match_probability DESC,
                                                    unique_id_l, unique_id_r) = 1
             ORDER BY match_probability DESC, record_l, record_r""").to_arrow_table()
-        index = con.execute("""SELECT r.unique_id AS record_id, i.person_id, r.source, r.entity, r.linkable,
-                                      r.fingerprint
-                               FROM jl_records r JOIN jl_ids i USING (unique_id)
-                               ORDER BY r.unique_id""").to_arrow_table()
         say("writing the person index")
-        changes = _changes(con) if incremental else None
+        out = "jl_edges"
+        if within:
+            written: pa.Table | region.Changes = region.changes(con, warehouse, "jl_ids", "jl_edges")
+            out = region.LINKS_OUT
+        else:
+            written = con.execute("""SELECT r.unique_id AS record_id, i.person_id, r.source, r.entity, r.linkable,
+                                            r.fingerprint
+                                     FROM jl_records r JOIN jl_ids i USING (unique_id)
+                                     ORDER BY r.unique_id""").to_arrow_table()
         # The accepted links are the biggest result (millions at a million records): they go over in
         # batches, so the run never holds them all in Python at once. An incremental run writes only the
-        # links that involve a record it touched (and those not made by the model, which every run redoes).
-        touched = ("WHERE basis <> 'model' OR unique_id_l IN (SELECT unique_id FROM jl_touched) "
-                   "OR unique_id_r IN (SELECT unique_id FROM jl_touched)") if incremental else ""
+        # links that changed: new model links, and the region's other links that differ from the stored.
         accepted = con.execute(f"""SELECT unique_id_l AS record_l, unique_id_r AS record_r, match_probability,
-                                          match_weight, levels, basis FROM jl_edges {touched}
-                                   ORDER BY record_l, record_r, basis""").fetch_record_batch(WRITE_BATCH)
-        summary = _write(warehouse, index, accepted, review, trained, events, notes, kind=kind, started=started,
-                         settings=settings, pairs_scored=pairs_scored, links=links, persons=persons,
-                         changes=changes, cannot=cannot)
+                                          match_weight, levels, basis FROM {out}
+                                   ORDER BY record_l, record_r, basis""").to_arrow_reader(WRITE_BATCH)
+        summary = _write(warehouse, written, accepted, review, trained, events, notes, kind=kind,
+                         started=started, settings=settings, pairs_scored=pairs_scored,
+                         counts=(int(records), int(unlinkable), links, int(persons)), cannot=cannot)
     finally:
         con.close()
     return summary
 
 
-@dataclass
-class _Changes:
-    """What an incremental run changes in the stored index: records whose links or index row it rewrites."""
-
-    touched: list[str]
-    index_rows: pa.Table
-    index_gone: list[str]
-
-
-def _changes(con: Any) -> _Changes:
-    """The records an incremental run touched (new, changed, gone, no longer linkable: every record not
-    left stable), the index rows that differ from the stored ones, and the records no longer there."""
-    con.execute("""CREATE TABLE jl_touched AS
-                   (SELECT record_id AS unique_id FROM jl_previous UNION SELECT unique_id FROM jl_records)
-                   EXCEPT SELECT unique_id FROM jl_stable""")
-    touched = [r for (r,) in con.execute("SELECT unique_id FROM jl_touched ORDER BY 1").fetchall()]
-    rows = con.execute("""
-        SELECT r.unique_id AS record_id, i.person_id, r.source, r.entity, r.linkable, r.fingerprint
-        FROM jl_records r JOIN jl_ids i USING (unique_id) LEFT JOIN jl_previous p ON p.record_id = r.unique_id
-        WHERE p.record_id IS NULL OR p.person_id IS DISTINCT FROM i.person_id
-           OR p.fingerprint IS DISTINCT FROM r.fingerprint OR p.linkable IS DISTINCT FROM r.linkable
-        ORDER BY r.unique_id""").to_arrow_table()
-    gone = [r for (r,) in con.execute("SELECT record_id FROM jl_previous ANTI JOIN jl_records "
-                                      "ON jl_records.unique_id = jl_previous.record_id").fetchall()]
-    return _Changes(touched, rows, gone)
-
-
 def _delete_ids(warehouse: Warehouse, table: str, column: str, ids: list[str]) -> None:
-    """Delete the rows of ``table`` whose ``column`` is one of ``ids`` (DuckDB: one statement over the ids as
-    an Arrow table; elsewhere in chunks of literals)."""
-    if not ids:
-        return
-    if warehouse.kind == "duckdb":
-        warehouse.raw.register("jl_delete_ids", pa.table({"id": ids}))
-        try:
-            warehouse.execute(f'DELETE FROM "{table}" WHERE "{column}" IN (SELECT id FROM jl_delete_ids)')
-        finally:
-            warehouse.raw.unregister("jl_delete_ids")
-        return
-    for start in range(0, len(ids), 1000):
-        chunk = ", ".join("'" + i.replace("'", "''") + "'" for i in ids[start:start + 1000])
-        warehouse.execute(f'DELETE FROM "{table}" WHERE "{column}" IN ({chunk})')
+    """Delete the rows of ``table`` whose ``column`` is one of ``ids``."""
+    if ids:
+        with store.id_table(warehouse, ids) as held:
+            warehouse.execute(f'DELETE FROM "{table}" WHERE "{column}" IN (SELECT id FROM "{held}")')
 
 
-def _write(warehouse: Warehouse, index: pa.Table, accepted: pa.RecordBatchReader, review: pa.Table,
-           trained: pa.Table | None, events: list[clusters.Event], notes: list[str], *, kind: str,
-           started: Any, settings: dict[str, Any], pairs_scored: int, links: int, persons: int,
-           changes: _Changes | None = None, cannot: list[tuple[str, str]] | None = None) -> RunSummary:
-    """Store the run's results in one warehouse transaction: replace the index and its links (a full run),
-    or rewrite only what changed (an incremental run, ``changes``)."""
+def _write(warehouse: Warehouse, written: pa.Table | region.Changes, accepted: pa.RecordBatchReader,
+           review: pa.Table, trained: pa.Table | None, events: list[clusters.Event], notes: list[str], *,
+           kind: str, started: Any, settings: dict[str, Any], pairs_scored: int,
+           counts: tuple[int, int, int, int], cannot: list[tuple[str, str]]) -> RunSummary:
+    """Store the run's results in one warehouse transaction: replace the index and its links (a full run:
+    ``written`` is the whole index), or rewrite only what changed (an incremental run: ``written`` says
+    what). ``counts``: records, unlinkable records, links (of the region, for an incremental run), persons."""
+    records, unlinkable, links, persons = counts
     with warehouse.transaction():
         run_id = store.next_id(warehouse, store.RUNS, "run_id")
         review = _new_reviews(warehouse, review, run_id)
-        if changes is None:
-            warehouse.execute(f'DELETE FROM "{store.PERSON_INDEX}"')
-            warehouse.execute(f'DELETE FROM "{store.PAIRS}"')
-            written = index
-        else:
+        if isinstance(written, region.Changes):
             _delete_ids(warehouse, store.PERSON_INDEX, "record_id",
-                        [*changes.index_rows["record_id"].to_pylist(), *changes.index_gone])
-            warehouse.execute(f"DELETE FROM \"{store.PAIRS}\" WHERE basis <> 'model'")
-            for column in ("record_l", "record_r"):
-                _delete_ids(warehouse, store.PAIRS, column, changes.touched)
-            for a, b in cannot or []:  # a new cannot-link decision unlinks a pair neither run touched
+                        [*written.index_rows["record_id"].to_pylist(), *written.index_gone])
+            with store.id_table(warehouse, written.rescored) as rescored:
+                for column in ("record_l", "record_r"):  # one simple semi-join each: an OR of two scans all
+                    warehouse.execute(f"""DELETE FROM "{store.PAIRS}" WHERE basis = 'model'
+                                          AND {column} IN (SELECT id FROM "{rescored}")""")
+            if written.stale_links.num_rows:
+                with store.held_table(warehouse, written.stale_links) as stale:
+                    warehouse.execute(f"""DELETE FROM "{store.PAIRS}" WHERE basis <> 'model' AND EXISTS (
+                        SELECT 1 FROM "{stale}" s WHERE s.record_l = "{store.PAIRS}".record_l
+                        AND s.record_r = "{store.PAIRS}".record_r AND s.basis = "{store.PAIRS}".basis)""")
+            for a, b in cannot:  # a new cannot-link decision unlinks a pair that neither record's change did
                 qa, qb = a.replace("'", "''"), b.replace("'", "''")
                 warehouse.execute(f"""DELETE FROM "{store.PAIRS}" WHERE (record_l = '{qa}' AND record_r = '{qb}')
                                       OR (record_l = '{qb}' AND record_r = '{qa}')""")
-            written = changes.index_rows
-        warehouse.insert_arrow(store.PERSON_INDEX, written.append_column(
-            "run_id", pa.array([run_id] * written.num_rows, pa.int64())))
+            rows = written.index_rows
+        else:
+            warehouse.execute(f'DELETE FROM "{store.PERSON_INDEX}"')
+            warehouse.execute(f'DELETE FROM "{store.PAIRS}"')
+            rows = written
+        warehouse.insert_arrow(store.PERSON_INDEX, rows.append_column(
+            "run_id", pa.array([run_id] * rows.num_rows, pa.int64())))
         for batch in accepted:
             warehouse.insert_arrow(store.PAIRS, pa.Table.from_batches([batch]).append_column(
                 "run_id", pa.array([run_id] * batch.num_rows, pa.int64())))
+        if isinstance(written, region.Changes):
+            links = warehouse.count(store.PAIRS)
         warehouse.insert_arrow(store.REVIEWS, review)
         if trained is not None:
             warehouse.execute(f'DELETE FROM "{store.TERM_FREQUENCIES}"')
@@ -302,18 +309,17 @@ def _write(warehouse: Warehouse, index: pa.Table, accepted: pa.RecordBatchReader
         store.append_rows(warehouse, store.HISTORY, [
             {"run_id": run_id, "event": e.event, "person_id": e.person_id, "related": ",".join(e.related),
              "records": e.records, "detail": e.detail} for e in events])
-        unlinkable = int(index.num_rows - pc.sum(index["linkable"]).as_py())
         finished = store.utcnow()
         store.append_rows(warehouse, store.RUNS, [{
             "run_id": run_id, "kind": kind, "started_at": started, "finished_at": finished,
-            "model_version": model.MODEL_VERSION, "model_json": json.dumps(settings), "records": index.num_rows,
+            "model_version": model.MODEL_VERSION, "model_json": json.dumps(settings), "records": records,
             "unlinkable": unlinkable, "pairs_scored": pairs_scored, "links": links, "persons": persons,
             "threshold": THRESHOLD, "review_low": REVIEW_LOW, "reviews_added": review.num_rows,
             "notes": "\n".join(notes)}])
-    counts: dict[str, int] = {}
+    counted: dict[str, int] = {}
     for e in events:
-        counts[e.event] = counts.get(e.event, 0) + 1
-    return RunSummary(run_id, index.num_rows, unlinkable, pairs_scored, links, persons, review.num_rows, counts,
+        counted[e.event] = counted.get(e.event, 0) + 1
+    return RunSummary(run_id, records, unlinkable, pairs_scored, links, persons, review.num_rows, counted,
                       notes, (finished - started).total_seconds(), kind)
 
 

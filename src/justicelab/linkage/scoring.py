@@ -7,9 +7,10 @@ stored it), so that every accepted link keeps what produced it, and ``held_back`
 that keeps the pair from being linked automatically, if any.
 
 An incremental run scores the records that are new or changed since the latest run (their fingerprint
-differs) against each other and against every other record, and keeps the latest run's links between
-records that did not change. Term frequencies are part of the model (stored with the run that trained
-it), so each pair gets exactly the score a full run with the same model gives it.
+differs) against each other and against every other record; the latest run's links between records that
+did not change stand (:mod:`justicelab.linkage.region` reads back the few it needs). Term
+frequencies are part of the model (stored with the run that trained it), so each pair gets exactly the
+score a full run with the same model gives it.
 """
 
 from __future__ import annotations
@@ -27,9 +28,6 @@ from justicelab.warehouse import Warehouse
 #: Pairs below this probability are neither linked nor reviewed, so they are not kept at all (at a million
 #: records, keeping everything above 0.05 held 13 million pairs, most of them for nothing).
 KEEP_ABOVE = 0.5
-
-#: Where both scorers leave the earlier run's links that still stand (none after a full scoring).
-KEPT_EDGES = "jl_kept_edges"
 
 
 def levels_sql(settings: dict[str, Any]) -> str:
@@ -98,10 +96,7 @@ def _pairs_sql(settings: dict[str, Any], predictions: str) -> str:
 
 
 def score_all(con: Any, linker: Linker, out_table: str) -> int:
-    """Score every candidate pair of the linker's records into ``out_table``; returns how many.
-    Nothing of the earlier run stands: :data:`KEPT_EDGES` is left empty."""
-    con.execute(f"CREATE TABLE {KEPT_EDGES} (unique_id_l VARCHAR, unique_id_r VARCHAR, match_probability DOUBLE, "
-                "match_weight DOUBLE, levels VARCHAR, basis VARCHAR)")
+    """Score every candidate pair of the linker's records into ``out_table``; returns how many."""
     settings = linker.misc.save_model_to_json()
     pred = linker.inference.predict(threshold_match_probability=KEEP_ABOVE)
     con.execute(f"CREATE TABLE {out_table} AS {_pairs_sql(settings, pred.physical_name)}")
@@ -111,8 +106,10 @@ def score_all(con: Any, linker: Linker, out_table: str) -> int:
 
 def score_changes(con: Any, warehouse: Warehouse, linker: Linker, db_api: DuckDBAPI, out_table: str,
                   say: Callable[[str], None]) -> int:
-    """Score the pairs that involve a new or changed record into ``out_table`` and put the latest run's
-    model links between unchanged records into :data:`KEPT_EDGES`. Returns how many pairs were scored."""
+    """Score the pairs that involve a new or changed record into ``out_table``; returns how many. Leaves
+    the stored index (``jl_previous``), the records to rescore (``jl_affected``) and the linkable records
+    left as they were (``jl_stable``) in the engine."""
+    say("finding new and changed records")
     previous = warehouse.ibis.table(store.PERSON_INDEX).select("record_id", "person_id", "fingerprint",
                                                                "linkable").to_pyarrow()
     if previous.num_rows == 0 or previous["fingerprint"].null_count:
@@ -124,20 +121,9 @@ def score_changes(con: Any, warehouse: Warehouse, linker: Linker, db_api: DuckDB
     con.execute("""CREATE TABLE jl_affected AS SELECT i.* FROM jl_link_input i
                    LEFT JOIN jl_previous p ON p.record_id = i.unique_id
                    WHERE p.record_id IS NULL OR p.fingerprint <> i.fingerprint OR NOT p.linkable""")
-    con.execute("CREATE TABLE jl_stable AS SELECT * FROM jl_link_input ANTI JOIN jl_affected USING (unique_id)")
+    con.execute("CREATE VIEW jl_stable AS SELECT * FROM jl_link_input ANTI JOIN jl_affected USING (unique_id)")
     changed = int(con.execute("SELECT count(*) FROM jl_affected").fetchone()[0])
     say(f"scoring {changed:,} new or changed records against the index")
-
-    pairs = warehouse.ibis.table(store.PAIRS)
-    kept = pairs.filter(pairs.basis == "model").select(
-        unique_id_l="record_l", unique_id_r="record_r", match_probability="match_probability",
-        match_weight="match_weight", levels="levels", basis="basis").to_pyarrow()
-    con.register("jl_kept_arrow", kept)
-    # Only links whose both records are unchanged still stand; the rest are rescored below.
-    con.execute(f"""CREATE TABLE {KEPT_EDGES} AS SELECT k.* FROM jl_kept_arrow k
-                   SEMI JOIN jl_stable a ON a.unique_id = k.unique_id_l
-                   SEMI JOIN jl_stable b ON b.unique_id = k.unique_id_r""")
-    con.unregister("jl_kept_arrow")
 
     settings = linker.misc.save_model_to_json()
     con.execute(f"CREATE TABLE {out_table} (unique_id_l VARCHAR, unique_id_r VARCHAR, match_probability DOUBLE, "

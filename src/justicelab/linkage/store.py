@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import ibis
@@ -117,6 +119,53 @@ def term_frequencies(warehouse: Warehouse) -> pa.Table | None:
     if not warehouse.has_table(TERM_FREQUENCIES) or warehouse.count(TERM_FREQUENCIES) == 0:
         return None
     return warehouse.ibis.table(TERM_FREQUENCIES).select("column_name", "value", "tf").to_pyarrow()
+
+
+def highest_person_ids(warehouse: Warehouse, prefix: str, n: int = 20) -> list[str]:
+    """The highest ``prefix`` ids the index and its history ever held (ids are never reused), found in the
+    warehouse: ids are zero-padded, so the longest and then greatest texts are the highest numbers."""
+    return [p for table in (PERSON_INDEX, HISTORY) for (p,) in warehouse.execute(
+        f"""SELECT person_id FROM "{table}" WHERE person_id LIKE '{prefix}%'
+            ORDER BY length(person_id) DESC, person_id DESC LIMIT {int(n)}""")]
+
+
+def id_table(warehouse: Warehouse, ids: Sequence[str] | pa.Array) -> contextlib.AbstractContextManager[str]:
+    """A one-column table (``id``) holding ``ids`` that the warehouse's own SQL can join with while the
+    block runs (see :func:`held_table`). Yields its name."""
+    return held_table(warehouse, pa.table({"id": pa.array(ids, pa.string())}))
+
+
+@contextlib.contextmanager
+def held_table(warehouse: Warehouse, table: pa.Table) -> Iterator[str]:
+    """``table`` (text columns) as a table the warehouse's own SQL can join with while the block runs: an
+    Arrow view on DuckDB, a temporary table on PostgreSQL. Yields its name."""
+    name = f"jl_held_{uuid.uuid4().hex[:12]}"
+    if warehouse.kind == "duckdb":
+        warehouse.raw.register(name, table)
+        try:
+            yield name
+        finally:
+            warehouse.raw.unregister(name)
+        return
+    columns = ", ".join(f'"{c}" TEXT' for c in table.column_names)
+    warehouse.execute(f'CREATE TEMPORARY TABLE "{name}" ({columns})')
+    try:
+        warehouse.insert_arrow(name, table)
+        warehouse.execute(f'ANALYZE "{name}"')
+        yield name
+    finally:
+        # inside a failed transaction the drop fails too; the rollback drops the table anyway
+        with contextlib.suppress(Exception):
+            warehouse.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+
+def query_arrow(warehouse: Warehouse, sql: str, schema: pa.Schema) -> pa.Table:
+    """The rows of a query on the warehouse as an Arrow table of ``schema`` (for results bounded by what
+    changed: on PostgreSQL they pass through Python)."""
+    if warehouse.kind == "duckdb":
+        return warehouse.raw.execute(sql).to_arrow_table().cast(schema)
+    rows = warehouse.execute(sql)
+    return pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows], schema=schema)
 
 
 def person_ids(warehouse: Warehouse) -> dict[str, str]:
