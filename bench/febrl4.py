@@ -9,6 +9,9 @@ looking at the labels:
 ``threshold``   match probability >= ``run.THRESHOLD`` (0.9), exactly what ``link run`` accepts.
 ``one_to_one``  the same pairs, then each record keeps at most one partner, best first (greedy): FEBRL4
                 holds each person at most once per file, which is known before any label is read.
+``expected_f1`` the threshold the model's own probabilities say maximises F1
+                (:func:`justicelab.linkage.threshold.expected_f1_threshold`: a one-off linkage with nobody
+                to review the uncertain pairs), then one partner per record as above.
 
 The mapping (what FEBRL4 offers -> the fields the person index reads):
 
@@ -38,8 +41,9 @@ import pyarrow as pa
 
 from justicelab.linkage import model, records
 from justicelab.linkage.run import THRESHOLD
+from justicelab.linkage.threshold import expected_f1_threshold
 
-RULES = ("threshold", "one_to_one")
+RULES = ("threshold", "one_to_one", "expected_f1")
 
 
 def load() -> tuple[Any, Any, set[tuple[str, str]]]:
@@ -95,6 +99,8 @@ class FebrlResult:
     by_rule: dict[str, Scores] = field(default_factory=dict)
     #: A x B pairs accepted by each rule, as (A record, B record, match probability).
     accepted: dict[str, list[tuple[str, str, float]]] = field(default_factory=dict)
+    #: The threshold the expected_f1 rule chose (from the probabilities alone).
+    expected_f1_threshold: float = 1.0
     #: The pair table (A x B, with comparison levels), kept for miss analysis while ``con`` lives.
     pairs_table: str = "febrl_pairs"
 
@@ -141,12 +147,14 @@ def run(con: Any | None = None, *, with_ssn: bool = False, threshold: float = TH
         "SELECT rec_a, rec_b, match_probability FROM febrl_pairs").fetchall()]
     seconds = time.perf_counter() - started
     above = [x for x in pairs if x[2] >= threshold]
-    accepted = {"threshold": above, "one_to_one": one_to_one(above)}
+    chosen, _ = expected_f1_threshold(p for _, _, p in pairs)
+    accepted = {"threshold": above, "one_to_one": one_to_one(above),
+                "expected_f1": one_to_one([x for x in pairs if x[2] >= chosen])}
     result = FebrlResult(
         with_ssn=with_ssn, invalid_dob=invalid,
         records=int(db.execute("SELECT count(*) FROM febrl_input").fetchone()[0]),
         candidate_pairs=len(pairs), true_links_in_candidates=len({(x, y) for x, y, _ in pairs} & truth),
-        seconds=seconds, accepted=accepted)
+        seconds=seconds, accepted=accepted, expected_f1_threshold=chosen)
     result.by_rule = {rule: _scores(acc, truth) for rule, acc in accepted.items()}
     return result
 

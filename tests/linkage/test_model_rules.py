@@ -15,7 +15,7 @@ def con() -> duckdb.DuckDBPyConnection:
     c.execute("""CREATE TABLE t AS SELECT 'r' || i AS unique_id,
                  CASE WHEN i < 20 THEN DATE '1980-01-01' ELSE DATE '1950-01-01' + CAST(i AS INTEGER) END AS dob,
                  'SMITH' || (i % 10) AS last_squashed, 'JOHN' AS first_key, 'JOHN' AS first_token,
-                 CASE WHEN i % 2 = 0 THEN '94110' END AS zip
+                 CASE WHEN i % 2 = 0 THEN '94110' END AS zip, 'A' || (i % 20) AS address
                  FROM range(40) r(i)""")
     return c
 
@@ -27,14 +27,18 @@ def _broad_in(rules: list[object]) -> list[tuple[str, ...]]:
 
 
 def test_broad_rules_are_used_only_where_they_cost_few_pairs(con, monkeypatch):
-    # dob: 190 pairs; surname + given name: 10 groups of 4 -> 60; given name + ZIP: 20 records -> 190
+    # dob: 190 pairs; surname + given name: 10 groups of 4 -> 60; given name + ZIP: 20 records -> 190;
+    # surname + ZIP: 5 groups of 4 -> 30; address: 20 groups of 2 -> 20
     assert model._pairs(con, "t", ("dob",)) == 190
     assert model._pairs(con, "t", ("last_squashed", "first_key")) == 10 * 6
     assert model._pairs(con, "t", ("first_token", "zip")) == 190  # records without a ZIP code never pair
-    monkeypatch.setattr(model, "BROAD_PAIRS_PER_RECORD", 5)  # budget 200 pairs: all three fit
+    assert model._pairs(con, "t", ("last_squashed", "zip")) == 5 * 6
+    assert model._pairs(con, "t", ("address",)) == 20
+    monkeypatch.setattr(model, "BROAD_PAIRS_PER_RECORD", 5)  # budget 200 pairs: all fit
     assert _broad_in(model.prediction_rules(con, "t")) == model.BROAD_BLOCKING
-    monkeypatch.setattr(model, "BROAD_PAIRS_PER_RECORD", 2)  # budget 80: only the name rule fits
-    assert _broad_in(model.prediction_rules(con, "t")) == [("last_squashed", "first_key")]
+    monkeypatch.setattr(model, "BROAD_PAIRS_PER_RECORD", 2)  # budget 80: the wide date and name + ZIP rules do not
+    assert _broad_in(model.prediction_rules(con, "t")) == [("last_squashed", "first_key"), ("last_squashed", "zip"),
+                                                           ("address",)]
     rules = model.prediction_rules(con, "t")
     assert rules[:len(model.PREDICT_BLOCKING)] == model.PREDICT_BLOCKING
 
@@ -43,7 +47,7 @@ def test_the_rules_a_model_used_are_saved_with_it(con, monkeypatch):
     monkeypatch.setattr(model, "BROAD_PAIRS_PER_RECORD", 2)
     saved = model.settings(model.prediction_rules(con, "t")).get_settings("duckdb").as_dict()
     sqls = model.blocking_sql(saved)
-    assert len(sqls) == len(model.PREDICT_BLOCKING) + 1
+    assert len(sqls) == len(model.PREDICT_BLOCKING) + 3
     assert any('l."last_squashed" = r."last_squashed"' in s and 'l."first_key" = r."first_key"' in s
                and "dob" not in s for s in sqls)
     assert model.blocking_sql()[: len(model.PREDICT_BLOCKING)] == sqls[: len(model.PREDICT_BLOCKING)]

@@ -17,7 +17,7 @@ from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 from justicelab.linkage.bloom import dice_sql
 
 #: Version of the comparisons and blocking below, recorded with every run.
-MODEL_VERSION = "justice-person-v3"
+MODEL_VERSION = "justice-person-v4"
 
 #: No level's m probability is trained below this: one disagreement (a mistyped sex, a wrong birth year)
 #: weighs against a link, but cannot veto what every other identifier says (at most about -9).
@@ -50,6 +50,8 @@ def name_comparison() -> cl.CustomComparison:
             _level(f"first_name_l = first_name_r AND {_SAME_LAST}", "exact", tf="last_squashed"),
             _level("list_contains(last_parts_r, first_token_l) AND list_contains(last_parts_l, first_token_r) "
                    "AND first_token_l <> first_token_r", "given name and surname swapped"),
+            _level(f"{_JW}(first_token_l, last_squashed_r) >= 0.9 AND {_JW}(last_squashed_l, first_token_r) >= 0.9 "
+                   "AND first_token_l <> first_token_r", "given name and surname swapped, with a typo"),
             _level(f"{_SAME_LAST} AND {_FORMS}", "same surname, given name a variant (nickname)",
                    tf="last_squashed"),
             _level(f"{_SAME_LAST} AND {_JW}(first_token_l, first_token_r) >= 0.88",
@@ -224,6 +226,8 @@ BROAD_BLOCKING: list[tuple[str, ...]] = [
     ("dob",),
     ("last_squashed", "first_key"),
     ("first_token", "zip"),
+    ("last_squashed", "zip"),
+    ("address",),
 ]
 BROAD_PAIRS_PER_RECORD = 5
 

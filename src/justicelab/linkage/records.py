@@ -104,8 +104,9 @@ def _clean(expr: str) -> str:
 def standardise(con: Any, raw_table: str, out_table: str) -> None:
     """Create ``out_table`` in the DuckDB connection ``con`` from ``raw_table`` (the :func:`gather` shape).
 
-    Records with no usable identifiers (neither a surname with a given name or date of birth, nor the
-    source's own person id) get ``linkable = false``: they are kept and reported, never linked.
+    Records with no usable identifiers (none of a surname with a given name or date of birth, a given name
+    with a date of birth, or the source's own person id) get ``linkable = false``: they are kept and
+    reported, never linked.
     """
     pairs = given_name_variants()
     con.execute("CREATE OR REPLACE TEMP TABLE jl_name_variants (name VARCHAR, variant VARCHAR)")
@@ -171,7 +172,8 @@ def standardise(con: Any, raw_table: str, out_table: str) -> None:
                {bit_sql('c.name_bf')} AS name_bf, {bit_sql('c.dob_bf')} AS dob_bf,
                {bit_sql('c.address_bf')} AS address_bf,
                (c.spid IS NOT NULL OR c.person_key IS NOT NULL OR c.name_bf IS NOT NULL
-                OR (c.last_name IS NOT NULL AND (c.first_name IS NOT NULL OR c.dob IS NOT NULL))) AS linkable,
+                OR (c.last_name IS NOT NULL AND (c.first_name IS NOT NULL OR c.dob IS NOT NULL))
+                OR (c.first_name IS NOT NULL AND c.dob IS NOT NULL)) AS linkable,
                -- what the model sees of the record: an incremental run rescores records whose fingerprint changed
                md5(concat_ws('|', {fingerprint})) AS fingerprint
         FROM jl_clean c
