@@ -164,7 +164,10 @@ def test_a_record_bridging_two_persons_merges_them_and_history_says_so(grown, tm
         cited = inc.scalar(f"""SELECT min(c._record_id) FROM citation c JOIN {PERSON_INDEX} i
                                ON i.record_id = c._record_id
                                WHERE c.first_name IS NOT NULL AND c.last_name IS NOT NULL
-                                 AND c.date_of_birth IS NOT NULL AND i.person_id <> '{index[booked]}'""")
+                                 AND c.date_of_birth IS NOT NULL AND i.person_id <> '{index[booked]}'
+                                 -- never booked: a jail number of its own would keep it apart from the first
+                                 AND i.person_id NOT IN (SELECT j.person_id FROM booking b JOIN {PERSON_INDEX} j
+                                                         ON j.record_id = b._record_id)""")
         kept_apart = (index[booked], index[cited])
         # a booking under the jail's number of the first person, with the identity of the second
         for wh in (inc, full):
@@ -213,5 +216,7 @@ def test_decisions_and_removed_records_give_the_full_run_answer(grown, tmp_path)
         after = _index(inc)
         assert after[a] != after[b] and after[pending["record_l"]] == after[pending["record_r"]]
         assert gone not in after
-        assert summary.events.get("split") == 1 and summary.events == reference.events
+        # the cannot-link's split, and any the sources' ids make where a removed record or the must-link
+        # changed which ids are joined directly: the same in both runs
+        assert summary.events.get("split", 0) >= 1 and summary.events == reference.events
         assert _index(inc) == _index(full) and _links(inc) == _links(full)

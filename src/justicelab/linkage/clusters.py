@@ -4,6 +4,13 @@ Clustering is Splink's connected components over the accepted links. A cannot-li
 constraint connected components cannot express, so a cluster that would hold both records of one is
 rebuilt by adding its links strongest first and refusing any link that would join the two sides.
 
+Sources' own person ids give such constraints too. A jail's booking person number or a hospital's medical
+record number never names two people, though one person may hold two (a second record number). So where a
+cluster holds two ids of one source and no link joins their records directly, only a chain through other
+records' names and dates of birth says they are one person: that is how unrelated people with a common name
+end up merged. Such a pair of ids is kept apart like a cannot-link (:func:`split`). Measured on the synthetic
+city at 500,000 records: cluster F1 0.968 -> 0.980, pairwise precision 0.962 -> 0.999.
+
 Person ids: each new cluster takes the previous id most of its records had, each previous id going to at
 most one cluster (largest overlap first); clusters without one get a fresh id. What changed is returned
 as history events: ``new``, ``merged`` (a cluster holding records of several previous persons), ``split``
@@ -13,10 +20,11 @@ as history events: ``new``, ``merged`` (a cluster holding records of several pre
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
 from splink.clustering import cluster_pairwise_predictions_at_threshold
 
 from justicelab.linkage.model import connect
@@ -43,16 +51,23 @@ def connected_components(con: Any, nodes: str, edges: str) -> dict[str, str]:
     return {str(u): str(c) for u, c in rows}
 
 
-def enforce_cannot_links(cluster_of: dict[str, str], edges: Iterable[tuple[str, str, float]],
-                         cannot: Iterable[tuple[str, str]]) -> int:
-    """Rebuild, in place, every cluster holding both records of a cannot-link pair. Returns how many."""
-    bad = {cluster_of[a] for a, b in cannot if a in cluster_of and b in cluster_of and cluster_of[a] == cluster_of[b]}
+def enforce_cannot_links(cluster_of: dict[str, str], edges: Iterable[Edge], cannot: Iterable[tuple[str, str]],
+                         implied: Iterable[tuple[str, str]] = ()) -> int:
+    """Rebuild, in place, every cluster holding both records of a cannot-link pair: its links are added
+    strongest first, and a link that would join the two sides of a pair is refused. ``cannot`` (reviewers'
+    decisions) refuses any link; ``implied`` (sources' ids, :func:`id_cannot_links`) only a model's link, so
+    a reviewer's must-link and a source's own id always hold. Returns how many clusters were rebuilt."""
+    forbidden: dict[str, set[str]] = defaultdict(set)
+    model_only: dict[str, set[str]] = defaultdict(set)
+    bad: set[str] = set()
+    for pairs, into in ((cannot, forbidden), (implied, model_only)):
+        for a, b in pairs:
+            if a in cluster_of and b in cluster_of and cluster_of[a] == cluster_of[b]:
+                bad.add(cluster_of[a])
+            into[a].add(b)
+            into[b].add(a)
     if not bad:
         return 0
-    forbidden: dict[str, set[str]] = defaultdict(set)
-    for a, b in cannot:
-        forbidden[a].add(b)
-        forbidden[b].add(a)
     members: dict[str, list[str]] = defaultdict(list)
     for rec, c in cluster_of.items():
         if c in bad:
@@ -66,10 +81,13 @@ def enforce_cannot_links(cluster_of: dict[str, str], edges: Iterable[tuple[str, 
             x = parent[x]
         return x
 
+    def apart(ra: str, rb: str, rules: dict[str, set[str]]) -> bool:
+        return bool(rules) and any(rules[x] & group[rb] for x in group[ra] if x in rules)
+
     inside = sorted((e for e in edges if e[0] in parent and e[1] in parent), key=lambda e: -e[2])
-    for a, b, _ in inside:
+    for a, b, _, model in inside:
         ra, rb = root(a), root(b)
-        if ra == rb or any(forbidden[x] & group[rb] for x in group[ra]):
+        if ra == rb or apart(ra, rb, forbidden) or (model and apart(ra, rb, model_only)):
             continue
         if len(group[ra]) < len(group[rb]):
             ra, rb = rb, ra
@@ -78,6 +96,69 @@ def enforce_cannot_links(cluster_of: dict[str, str], edges: Iterable[tuple[str, 
     for rec in parent:
         cluster_of[rec] = f"{cluster_of[rec]}/{root(rec)}"
     return len(bad)
+
+
+#: A link: its two records, its match probability and whether the model made it (else a source's own id or
+#: a reviewer's must-link).
+Edge = tuple[str, str, float, bool]
+
+
+def id_conflicts(con: Any, cluster_of: Mapping[str, str], records: str) -> dict[str, tuple[str, str]]:
+    """record -> (source, its person id) for the records of every cluster holding two person ids of one
+    source (``records``: a table of unique_id, source, source_person_id)."""
+    con.register("jl_cluster_arrow", pa.table({"unique_id": pa.array(list(cluster_of), pa.string()),
+                                               "cluster": pa.array(list(cluster_of.values()), pa.string())}))
+    try:
+        rows = con.execute(f"""
+            WITH ids AS (SELECT c.cluster, r.unique_id, r.source, r.source_person_id
+                         FROM jl_cluster_arrow c JOIN {records} r USING (unique_id)
+                         WHERE r.source_person_id IS NOT NULL),
+            torn AS (SELECT cluster, source FROM ids GROUP BY ALL HAVING count(DISTINCT source_person_id) > 1)
+            SELECT unique_id, source, source_person_id FROM ids SEMI JOIN torn USING (cluster, source)""").fetchall()
+    finally:
+        con.unregister("jl_cluster_arrow")
+    return {rec: (source, spid) for rec, source, spid in rows}
+
+
+def id_cannot_links(ids: Mapping[str, tuple[str, str]], cluster_of: Mapping[str, str],
+                    edges: Iterable[Edge]) -> list[tuple[str, str]]:
+    """A cannot-link (between their first records) for every two person ids of one source in one cluster that
+    no link in ``edges`` joins directly (``ids``: from :func:`id_conflicts`)."""
+    group = {rec: (cluster_of[rec], source, spid) for rec, (source, spid) in ids.items()}
+    direct: set[tuple[tuple[str, str, str], tuple[str, str, str]]] = set()
+    for a, b, _, _ in edges:
+        ga, gb = group.get(a), group.get(b)
+        if ga is not None and gb is not None and ga != gb and ga[:2] == gb[:2]:
+            direct.add((min(ga, gb), max(ga, gb)))
+    first: dict[tuple[str, str, str], str] = {}
+    for rec, g in group.items():
+        first[g] = min(first.get(g, rec), rec)
+    of_source: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
+    for g in sorted(first):
+        of_source[g[:2]].append(g)
+    out: list[tuple[str, str]] = []
+    for gs in of_source.values():
+        for i, gi in enumerate(gs):
+            out.extend((first[gi], first[gj]) for gj in gs[i + 1:] if (gi, gj) not in direct)
+    return out
+
+
+def split(con: Any, cluster_of: dict[str, str], records: str, cannot: Sequence[tuple[str, str]],
+          edges_among: Callable[[list[str]], list[Edge]]) -> tuple[int, int]:
+    """Rebuild, in place, the clusters holding a reviewer's cannot-link pair or two person ids of one source
+    not linked directly (see the module docstring). ``edges_among(records)``: every link between two of
+    those records (:data:`Edge`), strongest first, ties by record ids. Returns how many clusters were rebuilt for
+    reviewers' decisions and how many for sources' ids."""
+    ids = id_conflicts(con, cluster_of, records)
+    for_reviewers = {cluster_of[a] for a, b in cannot if a in cluster_of and cluster_of.get(b) == cluster_of[a]}
+    bad = for_reviewers | {cluster_of[r] for r in ids}
+    if not bad:
+        return 0, 0
+    edges = edges_among(sorted(r for r, c in cluster_of.items() if c in bad))
+    implied = id_cannot_links(ids, cluster_of, edges)
+    for_ids = {cluster_of[a] for a, _ in implied} - for_reviewers
+    enforce_cannot_links(cluster_of, edges, cannot, implied)
+    return len(for_reviewers), len(for_ids)
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,17 @@
 """The region of an incremental run: the part of the link graph a change can reach, re-clustered alone.
 
-A run's persons are the clusters of its links. The *seeds* of an incremental run are the records that
-are new or changed since the latest run, the records gone, and the records a reviewer's decision names.
-The *region* is everything connected to a seed: whole persons of the stored index, joined by this run's
-new links (scored, same source person id, must link) and by the stored links that run between two
-persons (only a cannot-link decision leaves those). No link outside the region can have changed, so every
-person outside it is what a full run would make of it, id included, and keeps its stored rows.
+A run's persons are the clusters of its links. The *seeds* of an incremental run are the records that are new
+or changed since the latest run, the records gone, and the records a reviewer's decision names. The *region*
+is everything connected to a seed: whole persons of the stored index, joined by this run's new links (scored,
+same source person id, must link) and by the stored links that run between two persons (only a split leaves
+those: a cannot-link decision, or two person ids of one source). No link outside the region can have changed,
+so every person outside it is what a full run would make of it, id included, and keeps its stored rows.
 
 Inside, a person with no seed among its records is still joined by its stored links, so it enters the
 clustering as one node (its first record) and its links stay in the warehouse; only the stored links of
-persons that lost or changed a record, and of clusters a cannot-link decision splits, are read back. The
-clusters, and so the ids, merges and splits, are those a full run gives. Only links that can differ are
-rewritten: model links of changed and gone records, and the region's links not made by the model.
+persons that lost or changed a record, and of clusters split again, are read back. The clusters, and so the
+ids, merges and splits, are those a full run gives. Only links that can differ are rewritten: model links of
+changed and gone records, and the region's links not made by the model.
 """
 
 from __future__ import annotations
@@ -56,15 +56,13 @@ def mark(con: Any, warehouse: Warehouse, new_links: str) -> int:
     con.execute("""CREATE TABLE jl_broken AS SELECT DISTINCT person_id FROM jl_previous
                    SEMI JOIN jl_seeds s ON s.unique_id = jl_previous.record_id""")
     # Stored links between two persons: few, so all of them come over (they can join persons in the region).
-    # Only a cannot-link decision leaves any, so without one there is nothing to look for.
-    cross = _LINK_SCHEMA.empty_table()
-    if warehouse.count(store.DECISIONS, "decision = 'cannot_link'"):
-        cross = store.query_arrow(warehouse, f"""
-            SELECT l.record_l AS unique_id_l, l.record_r AS unique_id_r, l.match_probability, l.basis
-            FROM "{store.PAIRS}" l
-            JOIN "{store.PERSON_INDEX}" x ON x.record_id = l.record_l
-            JOIN "{store.PERSON_INDEX}" y ON y.record_id = l.record_r
-            WHERE x.person_id <> y.person_id""", _LINK_SCHEMA)
+    # Only a split leaves any (a cannot-link decision, or two person ids of one source; clusters.split).
+    cross = store.query_arrow(warehouse, f"""
+        SELECT l.record_l AS unique_id_l, l.record_r AS unique_id_r, l.match_probability, l.basis
+        FROM "{store.PAIRS}" l
+        JOIN "{store.PERSON_INDEX}" x ON x.record_id = l.record_l
+        JOIN "{store.PERSON_INDEX}" y ON y.record_id = l.record_r
+        WHERE x.person_id <> y.person_id""", _LINK_SCHEMA)
     con.register("jl_cross_arrow", cross)
     con.execute("CREATE TABLE jl_cross AS SELECT * FROM jl_cross_arrow")
     con.unregister("jl_cross_arrow")
@@ -112,10 +110,10 @@ _NOT_CANNOT = """WHERE NOT EXISTS (SELECT 1 FROM jl_decided d WHERE d.decision =
 
 
 def cluster(con: Any, warehouse: Warehouse, edges: str,
-            cannot: Sequence[tuple[str, str]]) -> tuple[dict[str, str], int]:
+            cannot: Sequence[tuple[str, str]]) -> tuple[dict[str, str], tuple[int, int]]:
     """record id -> cluster id for the region's linkable records, as a full run's clustering gives them,
-    and how many clusters were rebuilt to honour cannot-links. ``edges``: this run's links in the region
-    (new model links, source person numbers, must-links)."""
+    and how many clusters were rebuilt for cannot-links and for sources' person ids (clusters.split).
+    ``edges``: this run's links in the region (new model links, source person numbers, must-links)."""
     # A person none of whose records is a seed is still joined by its stored links: one node, named by its
     # first record (connected components name a cluster by its first record, so the names come out alike).
     con.execute(f"""CREATE TABLE jl_rep AS
@@ -142,22 +140,21 @@ def cluster(con: Any, warehouse: Warehouse, edges: str,
     of_rep = clusters.connected_components(con, "jl_rep_nodes", "jl_rep_edges")
     rows = con.execute("SELECT unique_id, rep FROM jl_rep").fetchall()
     cluster_of = {rec: of_rep[rep] for rec, rep in rows}
-    bad = {cluster_of[a] for a, b in cannot if a in cluster_of and cluster_of.get(b) == cluster_of[a]}
-    if not bad:
-        return cluster_of, 0
-    # Splitting a cluster for a cannot-link weighs every link inside it: read those back too.
-    members = pa.table({"unique_id": pa.array([r for r, c in cluster_of.items() if c in bad], pa.string())})
-    con.register("jl_bad_arrow", members)
-    con.execute("CREATE TABLE jl_bad AS SELECT * FROM jl_bad_arrow")
-    con.unregister("jl_bad_arrow")
-    _stored_links_among(con, warehouse, "SELECT unique_id FROM jl_bad", "jl_bad_links")
-    inside = con.execute(f"""
-        WITH e AS (SELECT unique_id_l, unique_id_r, match_probability FROM jl_bad_links
-                   UNION ALL SELECT unique_id_l, unique_id_r, match_probability FROM {edges})
-        SELECT * FROM e SEMI JOIN jl_bad a ON a.unique_id = e.unique_id_l
-        SEMI JOIN jl_bad b ON b.unique_id = e.unique_id_r
-        ORDER BY match_probability DESC, unique_id_l, unique_id_r""").fetchall()
-    return cluster_of, clusters.enforce_cannot_links(cluster_of, inside, cannot)
+
+    def edges_among(records: list[str]) -> list[clusters.Edge]:
+        # Splitting a cluster weighs every link inside it: read the stored ones back too.
+        con.register("jl_bad_arrow", pa.table({"unique_id": pa.array(records, pa.string())}))
+        con.execute("CREATE OR REPLACE TABLE jl_bad AS SELECT * FROM jl_bad_arrow")
+        con.unregister("jl_bad_arrow")
+        _stored_links_among(con, warehouse, "SELECT unique_id FROM jl_bad", "jl_bad_links")
+        return con.execute(f"""
+            WITH e AS (SELECT unique_id_l, unique_id_r, match_probability, basis = 'model' FROM jl_bad_links
+                       UNION ALL SELECT unique_id_l, unique_id_r, match_probability, basis = 'model' FROM {edges})
+            SELECT * FROM e SEMI JOIN jl_bad a ON a.unique_id = e.unique_id_l
+            SEMI JOIN jl_bad b ON b.unique_id = e.unique_id_r
+            ORDER BY match_probability DESC, unique_id_l, unique_id_r""").fetchall()
+
+    return cluster_of, clusters.split(con, cluster_of, "jl_link_input", cannot, edges_among)
 
 
 def previous_ids(con: Any) -> dict[str, str]:

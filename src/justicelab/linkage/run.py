@@ -112,6 +112,19 @@ def _edges_sql(within: str | None = None) -> str:
                             OR (d.unique_id_l = e.unique_id_r AND d.unique_id_r = e.unique_id_l)))"""
 
 
+def _edges_among(con: Any, records: list[str]) -> list[clusters.Edge]:
+    """This run's links between two of ``records``, strongest first, ties by record ids (the same clusters
+    on every run over the same links)."""
+    con.register("jl_among_arrow", pa.table({"unique_id": pa.array(records, pa.string())}))
+    try:
+        return con.execute("""SELECT unique_id_l, unique_id_r, match_probability, basis = 'model' FROM jl_edges
+                              SEMI JOIN jl_among_arrow a ON a.unique_id = jl_edges.unique_id_l
+                              SEMI JOIN jl_among_arrow b ON b.unique_id = jl_edges.unique_id_r
+                              ORDER BY match_probability DESC, unique_id_l, unique_id_r""").fetchall()
+    finally:
+        con.unregister("jl_among_arrow")
+
+
 def link_run(warehouse: Warehouse, *, incremental: bool = False, reuse_model: bool = False,
              progress: Progress | None = None, max_u_pairs: float = 2e6) -> RunSummary:
     """Link everything ingested; returns what the run did.
@@ -181,16 +194,17 @@ def link_run(warehouse: Warehouse, *, incremental: bool = False, reuse_model: bo
         con.execute(f"CREATE TABLE jl_edges AS {_edges_sql(within)}")
         links = int(con.execute("SELECT count(*) FROM jl_edges").fetchone()[0])
         if within:
-            cluster_of, rebuilt = region.cluster(con, warehouse, "jl_edges", cannot)
+            cluster_of, (for_reviewers, for_ids) = region.cluster(con, warehouse, "jl_edges", cannot)
         else:
             con.execute("CREATE TABLE jl_nodes AS SELECT unique_id FROM jl_link_input")
             cluster_of = clusters.connected_components(con, "jl_nodes", "jl_edges")
-            # strongest first, ties by record ids: the same clusters on every run over the same links
-            rebuilt = clusters.enforce_cannot_links(cluster_of, con.execute(
-                "SELECT unique_id_l, unique_id_r, match_probability FROM jl_edges "
-                "ORDER BY match_probability DESC, unique_id_l, unique_id_r").fetchall(), cannot) if cannot else 0
-        if rebuilt:
-            notes.append(f"{rebuilt} cluster(s) rebuilt to honour cannot-link decisions")
+            for_reviewers, for_ids = clusters.split(con, cluster_of, "jl_link_input", cannot,
+                                                    lambda among: _edges_among(con, among))
+        if for_reviewers:
+            notes.append(f"{for_reviewers} cluster(s) rebuilt to honour cannot-link decisions")
+        if for_ids:
+            notes.append(f"{for_ids} cluster(s) split where two person ids of one source were joined only "
+                         "through other records")
         region_only = f"SEMI JOIN {within} USING (unique_id)" if within else ""
         # Records without usable identifiers are persons of their own until someone adds identifiers.
         for (rec,) in con.execute(f"SELECT unique_id FROM jl_records {region_only} WHERE NOT linkable").fetchall():
