@@ -220,3 +220,16 @@ def test_decisions_and_removed_records_give_the_full_run_answer(grown, tmp_path)
         # changed which ids are joined directly: the same in both runs
         assert summary.events.get("split", 0) >= 1 and summary.events == reference.events
         assert _index(inc) == _index(full) and _links(inc) == _links(full)
+
+
+def test_scoring_in_slices_gives_the_pairs_of_one_pass(grown, tmp_path, monkeypatch):
+    """A full run scores a slice of left-hand records at a time to bound its memory: every pair once, each
+    with the score of a single pass."""
+    from justicelab.linkage import scoring
+
+    with _copy(grown, tmp_path, "one.duckdb") as one, _copy(grown, tmp_path, "sliced.duckdb") as sliced:
+        whole = link_run(one, reuse_model=True)
+        monkeypatch.setattr(scoring, "SLICE_RECORDS", 700)  # about five slices here
+        parts = link_run(sliced, reuse_model=True)
+        assert parts.pairs_scored == whole.pairs_scored > 0
+        assert _links(sliced) == _links(one) and _index(sliced) == _index(one)

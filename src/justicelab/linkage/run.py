@@ -175,7 +175,7 @@ def link_run(warehouse: Warehouse, *, incremental: bool = False, reuse_model: bo
             pairs_scored = scoring.score_changes(con, warehouse, linker, db_api, "jl_pairs", say)
         else:
             say("scoring candidate pairs")
-            pairs_scored = scoring.score_all(con, linker, "jl_pairs")
+            pairs_scored = scoring.score_all(con, linker, "jl_pairs", linkable)
 
         say("clustering")
         decided = pa.table({

@@ -16,6 +16,7 @@ score a full run with the same model gives it.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,10 @@ from justicelab.warehouse import Warehouse
 #: Pairs below this probability are neither linked nor reviewed, so they are not kept at all (at a million
 #: records, keeping everything above 0.05 held 13 million pairs, most of them for nothing).
 KEEP_ABOVE = 0.5
+#: A full run scores the pairs of this many left-hand records at a time (see :func:`score_all`).
+SLICE_RECORDS = 100_000
+PAIRS_COLUMNS = ("unique_id_l VARCHAR, unique_id_r VARCHAR, match_probability DOUBLE, match_weight DOUBLE, "
+                 "levels VARCHAR, held_back VARCHAR")
 
 
 def levels_sql(settings: dict[str, Any]) -> str:
@@ -95,12 +100,20 @@ def _pairs_sql(settings: dict[str, Any], predictions: str) -> str:
                FROM {predictions}"""
 
 
-def score_all(con: Any, linker: Linker, out_table: str) -> int:
-    """Score every candidate pair of the linker's records into ``out_table``; returns how many."""
+def score_all(con: Any, linker: Linker, out_table: str, records: int) -> int:
+    """Score every candidate pair of the linker's ``records`` records into ``out_table``; returns how many.
+
+    The pairs are scored a slice of left-hand records at a time (each pair once: its left record is in one
+    slice): Splink's predictions carry both records' values beside every pair, and only one slice of them
+    is held at once before it is reduced to the compact form kept."""
     settings = linker.misc.save_model_to_json()
-    pred = linker.inference.predict(threshold_match_probability=KEEP_ABOVE)
-    con.execute(f"CREATE TABLE {out_table} AS {_pairs_sql(settings, pred.physical_name)}")
-    pred.drop_table_from_database_and_remove_from_cache()
+    con.execute(f"CREATE TABLE {out_table} ({PAIRS_COLUMNS})")
+    slices = max(1, math.ceil(records / SLICE_RECORDS))
+    for i in range(1, slices + 1):
+        pred = linker.inference.predict_chunk(left_chunk=(i, slices), threshold_match_probability=KEEP_ABOVE,
+                                              warning_mode="never")
+        con.execute(f"INSERT INTO {out_table} {_pairs_sql(settings, pred.physical_name)}")
+        pred.drop_table_from_database_and_remove_from_cache()
     return int(con.execute(f"SELECT count(*) FROM {out_table}").fetchone()[0])
 
 
@@ -126,8 +139,7 @@ def score_changes(con: Any, warehouse: Warehouse, linker: Linker, db_api: DuckDB
     say(f"scoring {changed:,} new or changed records against the index")
 
     settings = linker.misc.save_model_to_json()
-    con.execute(f"CREATE TABLE {out_table} (unique_id_l VARCHAR, unique_id_r VARCHAR, match_probability DOUBLE, "
-                "match_weight DOUBLE, levels VARCHAR, held_back VARCHAR)")
+    con.execute(f"CREATE TABLE {out_table} ({PAIRS_COLUMNS})")
     if changed == 0:
         return 0
     affected = db_api.register("jl_affected")
