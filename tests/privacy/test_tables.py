@@ -8,12 +8,15 @@ enumeration of every whole-number table consistent with what was published.
 from __future__ import annotations
 
 import itertools
+import sys
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy import sparse
 
 from justicelab.errors import SourceFileError
 from justicelab.privacy.tables import (
@@ -27,6 +30,7 @@ from justicelab.privacy.tables import (
     verify,
 )
 from justicelab.privacy.tables import complementary as complementary_module
+from justicelab.privacy.tables.suppress import cell_weights
 
 
 def grid(values: list[list[int]], totals: tuple[str, ...] = ("row", "col")) -> CountTable:
@@ -329,3 +333,91 @@ def test_verify_reports_exact_interval_for_a_failing_cell():
                 need_high=np.where(sup, 11, np.nan), min_width=sup.astype(float))
     c = cell(t, "r0", "c0")
     assert iv.exact[c] and iv.low[c] == iv.high[c] == 3
+
+
+# --- the modular method (large three-way tables) --------------------------------------------------------
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from suppression import smallest_sibling_until_safe, synthetic  # noqa: E402  (shared with the benchmark)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.tuples(st.integers(2, 5), st.integers(2, 4), st.integers(2, 4)), st.data())
+def test_modular_output_is_safe_per_the_exact_attacker(shape, data):
+    flat = data.draw(st.lists(counts, min_size=int(np.prod(shape)), max_size=int(np.prod(shape))))
+    t = cube(np.array(flat).reshape(shape))
+    result = suppress(t, 11, method="modular")
+    assert result.summary()["method"] == "modular"
+    assert_protected(t, result.suppressed)
+
+
+def test_modular_is_no_worse_than_the_sibling_heuristic_made_safe():
+    t = synthetic(16, 5, 4, seed=11)
+    p = threshold_rule(t, 11)
+    result = suppress(t, 11, method="modular")
+    baseline, _ = smallest_sibling_until_safe(t, p)
+    assert audit(t, baseline, p).safe
+    assert result.suppressed.sum() <= baseline.sum()
+    assert_protected(t, result.suppressed)
+    summary = result.summary()
+    assert summary["method"] == "modular" and summary["unsafe_cells"] == 0 and summary["recoverable_cells"] == 0
+    assert summary["lower_bound"] <= summary["suppressed"]
+
+
+def test_auto_picks_the_exact_method_for_small_tables_and_modular_needs_a_flat_cube():
+    small = cube(np.array([[[3, 40], [50, 60]], [[70, 80], [90, 5]]]))
+    assert suppress(small, 11).summary()["method"] == "exact"
+    assert suppress(small, 11, method="modular").summary()["method"] == "modular"
+    with pytest.raises(SuppressionError, match="three-way count tables"):
+        suppress(grid([[3, 40, 50], [60, 7, 80]]), 11, method="modular")
+    with pytest.raises(SuppressionError, match="method 'fast'"):
+        suppress(small, 11, method="fast")  # type: ignore[arg-type]
+
+
+def test_the_attacker_checks_candidate_tables_before_trusting_them():
+    t = grid([[3, 40], [60, 70]])
+    p = threshold_rule(t, 11)
+    sup = p.sensitive.copy()  # the small cell alone: the attacker recovers it exactly
+    c = cell(t, "r0", "c0")
+    published = np.where(sup, np.nan, t.values)
+    needs = dict(need_low=np.where(sup, 0, np.nan), need_high=np.where(sup, 11, np.nan),
+                 min_width=sup.astype(float))
+    bogus = np.zeros((3, t.size))
+    bogus[0, c] = -3  # claims the cell could be 0 but breaks its row and column
+    bogus[1, [c, cell(t, "r0", "c1")]] = [8, -8]  # moves a published cell
+    bogus[2, [c, cell(t, "r0", "c1"), cell(t, "r1", "c0"), cell(t, "r1", "c1")]] = [-9, 9, 9, -9]  # negative cell
+    iv = verify(published, t.relations(), **needs, tables=(t.values, sparse.csr_matrix(bogus)))
+    assert iv.exact[c] and iv.low[c] == iv.high[c] == 3
+    # Hidden as a rectangle, a valid witness settles the cell without any LP of the attacker's own.
+    rect = np.zeros(t.size, dtype=bool)
+    rect[[c, cell(t, "r0", "c1"), cell(t, "r1", "c0"), cell(t, "r1", "c1")]] = True
+    witnesses = np.zeros((2, t.size))
+    witnesses[0, [c, cell(t, "r0", "c1"), cell(t, "r1", "c0"), cell(t, "r1", "c1")]] = [8, -8, -8, 8]
+    witnesses[1, [c, cell(t, "r0", "c1"), cell(t, "r1", "c0"), cell(t, "r1", "c1")]] = [-3, 3, 3, -3]
+    published = np.where(rect, np.nan, t.values)
+    needs = dict(need_low=np.where(sup, 0, np.nan), need_high=np.where(sup, 11, np.nan),
+                 min_width=rect.astype(float))
+    iv = verify(published, t.relations(), **needs, tables=(t.values, sparse.csr_matrix(witnesses)))
+    assert iv.lps == 0 and iv.low[c] == 0 and iv.high[c] == 11
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.tuples(st.integers(2, 4), st.integers(2, 4), st.integers(2, 3)), st.data())
+def test_modular_lower_bound_never_exceeds_the_optimum(shape, data):
+    # The bound comes from single-relation and two-way slice cuts: valid only if every safe pattern meets them.
+    flat = data.draw(st.lists(counts, min_size=int(np.prod(shape)), max_size=int(np.prod(shape))))
+    t = cube(np.array(flat).reshape(shape))
+    exact = suppress(t, 11, method="exact")
+    modular = suppress(t, 11, method="modular").summary()
+    if exact.summary()["optimal"]:
+        optimum = float(cell_weights(t, "cells")[exact.suppressed].sum())  # the cost both methods minimise
+        assert modular["lower_bound"] <= optimum + 1e-4 * optimum
+        assert modular["suppressed"] >= exact.summary()["suppressed"]
+
+
+def test_table_without_totals_needs_only_its_small_cells_hidden():
+    # No margins: nothing to infer a hidden count from, so primary suppression alone is safe.
+    t = CountTable.from_arrow(pa.table({"county": ["a", "b", "c"], "n": [3, 40, 50]}), ["county"], "n", totals=[])
+    result = suppress(t, 11)
+    assert result.suppressed.tolist() == [True, False, False]
+    assert result.summary()["unsafe_cells"] == 0 and result.summary()["relations"] == 0

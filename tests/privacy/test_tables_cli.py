@@ -125,3 +125,17 @@ def test_parquet_in_rounded_parquet_out(tmp_path):
     shown = [r["n"] for r in published if r["n"] is not None]
     assert shown and all(v % 5 == 0 for v in shown)
     assert next(r for r in published if r["county"] == "Total" and r["year"] == "Total")["n"] == 495  # 493
+
+
+def test_method_option_runs_the_modular_method_on_a_three_way_table_and_rejects_an_unknown_one(tmp_path):
+    rows = [(c, y, o, 3 if (c, y, o) == ("alpine", 2020, "theft") else 40 + 7 * i)
+            for i, (c, y, o) in enumerate((c, y, o) for c in ("alpine", "butte", "colusa") for y in (2020, 2021)
+                                          for o in ("theft", "assault"))]
+    src = write(tmp_path / "arrests.csv", rows, header=("county", "year", "offence", "arrests"))
+    result = run(str(src), "--totals", "county,year,offence", "--method", "modular", "--format", "json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)["summary"]
+    assert summary["method"] == "modular" and summary["unsafe_cells"] == 0 and summary["primary"] == 1
+    assert summary["complementary"] >= 7  # a lone hidden cell in a 2 x 2 x 2 corner needs its whole cube
+    bad = cli(str(src), "--totals", "county,year,offence", "--method", "fastest")
+    assert bad.returncode != 0 and "--method 'fastest': expected auto, exact or modular" in bad.stderr

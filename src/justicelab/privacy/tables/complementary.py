@@ -53,6 +53,7 @@ MIP_GAP = 1e-4  # HiGHS's relative optimality tolerance for the master: "optimal
 CERTIFY_ROUNDS = 200  # at most this many shared-witness LPs per check
 CERTIFY_PATIENCE = 2  # stop after this many LPs in a row prove nothing new
 ZERO = 1e-7  # multipliers' noise below this is zero
+PREFER_DISCOUNT = 1e-3  # master_pattern: the discount on preferred cells (well below one cell's cost)
 LP_METHOD = "highs-ipm"  # interior point then crossover: a vertex and its duals, about 3x faster here than simplex
 
 
@@ -70,13 +71,14 @@ class SolveStats:
     objective: float = 0.0
     bound: float = 0.0
     history: list[tuple[int, int, float]] = field(default_factory=list)  # (master cells, failed checks, seconds)
+    method: str = "exact"  # "exact": the whole-table cut loop; "modular": see modular.py
 
 
 def _tol(need: np.ndarray) -> np.ndarray:
     return np.asarray(1e-6 * np.maximum(1.0, need))
 
 
-class _Cuts:
+class Cuts:
     """Rows of sum_j coef_j x_j >= rhs, kept as sparse pieces until the master needs them."""
 
     def __init__(self, n: int) -> None:
@@ -94,6 +96,8 @@ class _Cuts:
         return sum(b.shape[0] for b in self.blocks)
 
     def matrix(self) -> tuple[sparse.csr_matrix, np.ndarray]:
+        if not self.blocks:
+            return sparse.csr_matrix((0, self.n)), np.zeros(0)
         return sparse.vstack(self.blocks, format="csr"), np.concatenate(self.rhs)
 
 
@@ -152,6 +156,39 @@ class ComplementarySolver:
         gm = sparse.csr_matrix((g, (owner, cols)), shape=(k.size, self.n))
         need = self.check_need[k]
         return self._coefficients(gm, need), need - _tol(need)
+
+    def relation_cuts(self) -> Cuts:
+        """The single-relation cuts (each relation on its own, a one-way table, protects its sensitive cells)
+        that the sensitive cells alone do not meet: they hold for every safe pattern."""
+        rows, rhs = self.initial_cuts()
+        unmet = np.asarray(rows @ self.primary.sensitive.astype(np.float64)).ravel() < rhs
+        cuts = Cuts(self.n)
+        cuts.add(rows[np.flatnonzero(unmet)], rhs[unmet])
+        return cuts
+
+    def master_pattern(self, cuts: Cuts, deadline: float, prefer: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, float]:
+        """The least-cost pattern meeting ``cuts``, and the MILP's lower bound (valid for the whole problem when
+        every cut is). ``prefer``: cells kept at a slightly lower cost, so that among equally cheap patterns
+        the one closest to them wins (the bound then may sit up to that discount below the true one)."""
+        if cuts.count == 0:
+            return self.primary.sensitive.copy(), float(self.weights[self.primary.sensitive].sum())
+        saved = self.weights
+        if prefer is not None:
+            self.weights = saved * np.where(prefer, 1.0 - PREFER_DISCOUNT, 1.0)
+        try:
+            res = self._master(cuts, self.primary.sensitive.astype(np.float64), np.where(self.keep, 0.0, 1.0),
+                               deadline)
+        finally:
+            self.weights = saved
+        if res.status == 2:
+            raise SuppressionError("no suppression pattern protects every sensitive cell while keeping the cells "
+                                   "asked to stay published")
+        if res.x is None:
+            raise SuppressionError("no pattern met the relations' conditions in the time allowed; allow more time")
+        self.stats.cuts = cuts.count
+        dual = getattr(res, "mip_dual_bound", None)
+        return res.x > 0.5, float(dual) if dual is not None and np.isfinite(dual) else 0.0
 
     # --- the attacker, batched -------------------------------------------------------------------
 
@@ -324,7 +361,7 @@ class ComplementarySolver:
         coef = np.where(x, -1.0, 1.0)
         return sparse.csr_matrix(coef.reshape(1, -1)), 1.0 - float(x.sum())
 
-    def _master(self, cuts: _Cuts, lower: np.ndarray, upper: np.ndarray, deadline: float) -> Any:
+    def _master(self, cuts: Cuts, lower: np.ndarray, upper: np.ndarray, deadline: float) -> Any:
         a, rhs = cuts.matrix()
         t0 = time.perf_counter()
         res = milp(self.weights, integrality=np.ones(self.n), bounds=Bounds(lower, upper),
@@ -334,7 +371,7 @@ class ComplementarySolver:
         self.stats.master_seconds += time.perf_counter() - t0
         return res
 
-    def repair(self, x: np.ndarray, rows: sparse.csr_matrix, rhs: np.ndarray, cuts: _Cuts,
+    def repair(self, x: np.ndarray, rows: sparse.csr_matrix, rhs: np.ndarray, cuts: Cuts,
                deadline: float) -> np.ndarray | None:
         """A safe pattern grown from x: satisfy each violated cut with the cells of most capacity per unit of
         cost, check again, repeat (suppressing more never narrows an interval, so this ends). None if out of
@@ -379,10 +416,12 @@ class ComplementarySolver:
         x = self.primary.sensitive.copy()
         if (self.keep & self.primary.sensitive).any():
             raise SuppressionError("a sensitive cell is among the cells to keep published")
-        if self.check_cell.size == 0:
+        if self.check_cell.size == 0 or self.M.shape[0] == 0:
+            # Nothing to protect, or no totals to infer from: the sensitive cells alone are safe.
+            self.stats.optimal = True
             self.stats.seconds = time.perf_counter() - start
             return x
-        cuts = _Cuts(self.n)
+        cuts = Cuts(self.n)
         cuts.add(*self.initial_cuts())
         lower = self.primary.sensitive.astype(np.float64)
         upper = np.where(self.keep, 0.0, 1.0)
@@ -432,7 +471,7 @@ class ComplementarySolver:
         return best
 
     def _record(self, x: np.ndarray, unsafe: int, start: float, progress: Callable[[str], None] | None,
-                cuts: _Cuts, best: float, bound: float) -> None:
+                cuts: Cuts, best: float, bound: float) -> None:
         self.stats.history.append((int(x.sum()), unsafe, time.perf_counter() - start))
         if progress:
             progress(f"round {self.stats.iterations}: master {int(x.sum())} cells, {unsafe} protection checks "
