@@ -9,6 +9,7 @@ import pytest
 
 from justicelab.errors import AccessDenied, GateError
 from justicelab.ingest import load_mapping
+from justicelab.linkage import LinkageError
 from justicelab.workspace import Workspace
 from tests.cli.test_cli import run
 from tests.gate.access import grant_workspace
@@ -61,7 +62,10 @@ def test_link_run_status_review_explain_evaluate_person(tmp_path, monkeypatch):
     reads = json.loads(run("audit", "list", "--action", "read", "--user", "zoe", "--as", "root", "--format",
                            "json").stdout)
     assert len(reads) == len(owners) + 1 and {r["action"] for r in reads} == {"read.denied"}
-    again = {r["measure"]: r["value"] for r in json.loads(run("link", "run", "--incremental", "--format",
-                                                              "json").stdout)}
+    again = {r["measure"]: r["value"] for r in json.loads(run("link", "run", "--incremental", "--memory", "256MB",
+                                                              "--format", "json").stdout)}
     assert again["kind"] == "incremental" and again["persons"] == summary["persons"]
     assert again["pairs scored (involving new or changed records)"] == 0
+    # a memory budget DuckDB cannot read is refused before anything runs, and says what it expected
+    with pytest.raises(LinkageError, match="expected a size such as 3GB"):
+        run("link", "run", "--memory", "lots", ok=False)

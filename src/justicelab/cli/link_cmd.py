@@ -21,6 +21,7 @@ from justicelab.cli.read_cmd import Gated, PurposeOption, gated
 from justicelab.gate import person_lookup, review_lookup
 from justicelab.linkage import decide, evaluate, explain, link_run, list_reviews, show_review, status
 from justicelab.linkage.review import get_review
+from justicelab.linkage.run import MEMORY_LIMIT
 
 app = typer.Typer(help="Link person-bearing records across departments into one person index.",
                   no_args_is_help=True)
@@ -35,6 +36,8 @@ def run(
                                      "since the latest run, with its model; the index a full run would give."),
     reuse_model: bool = typer.Option(False, "--reuse-model", help="Score every pair again but keep the latest "
                                      "run's model instead of training a new one."),
+    memory: str = typer.Option(MEMORY_LIMIT, "--memory", help="Memory budget of the linking engine (DuckDB), "
+                               "e.g. 3GB; beyond it the engine spills to a temporary folder."),
     fmt: Format = FormatOption,
 ) -> None:
     """Link every ingested person-bearing record: train the model (unsupervised), score candidate pairs,
@@ -44,7 +47,7 @@ def run(
     """
     with open_warehouse() as (_, wh), console.status("linking") as spinner:
         summary = link_run(wh, incremental=incremental, reuse_model=reuse_model,
-                           progress=lambda msg: spinner.update(msg))
+                           progress=lambda msg: spinner.update(msg), memory_limit=memory)
     emit(summary.as_rows(), fmt, "Link run")
 
 

@@ -1,12 +1,15 @@
 """``justicelab link run``: link every person-bearing record in the warehouse into the person index.
 
 The work happens in a private in-memory DuckDB (Splink's engine) whatever the warehouse is; only the
-results go back, in one transaction, so a failed run leaves the previous index untouched.
+results go back, in one transaction, so a failed run leaves the previous index untouched. The engine keeps
+to a memory budget (:data:`MEMORY_LIMIT`, ``link run --memory``) and spills to a temporary folder beyond it,
+so a run at a million records leaves room for the warehouse and whatever else the machine serves.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +28,8 @@ THRESHOLD = 0.9
 WRITE_BATCH = 250_000
 #: Pairs between this and :data:`THRESHOLD` that leave two persons apart go to clerical review.
 REVIEW_LOW = scoring.KEEP_ABOVE
+#: The linking engine's DuckDB memory budget (a DuckDB size); beyond it DuckDB spills to disk.
+MEMORY_LIMIT = "3GB"
 
 Progress = Callable[[str], None]
 
@@ -126,14 +131,15 @@ def _edges_among(con: Any, records: list[str]) -> list[clusters.Edge]:
 
 
 def link_run(warehouse: Warehouse, *, incremental: bool = False, reuse_model: bool = False,
-             progress: Progress | None = None, max_u_pairs: float = 2e6) -> RunSummary:
+             progress: Progress | None = None, max_u_pairs: float = 2e6,
+             memory_limit: str = MEMORY_LIMIT) -> RunSummary:
     """Link everything ingested; returns what the run did.
 
     A full run trains the model afresh (or, with ``reuse_model``, keeps the latest run's) and scores every
     candidate pair. An ``incremental`` run keeps the latest run's model and links, scores only the pairs
     that involve a record that is new or changed since, and re-clusters only the persons those can reach
     (:mod:`justicelab.linkage.region`): it gives the index a full run with the same model would give,
-    in a fraction of the time.
+    in a fraction of the time. ``memory_limit``: the engine's DuckDB memory budget (e.g. "3GB").
     """
     say = progress or (lambda _msg: None)
     started = store.utcnow()
@@ -143,7 +149,12 @@ def link_run(warehouse: Warehouse, *, incremental: bool = False, reuse_model: bo
         raise LinkageError("no earlier link run to continue from: run a full `justicelab link run` first")
     kind = "incremental" if incremental else "full, saved model" if reuse_model else "full"
     say("gathering person-bearing records")
-    con: Any = duckdb.connect()
+    spill = tempfile.TemporaryDirectory(prefix="justicelab-link-")
+    try:
+        con: Any = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": spill.name})
+    except duckdb.Error as exc:
+        spill.cleanup()
+        raise LinkageError(f"memory limit {memory_limit!r}: {exc} (expected a size such as 3GB or 500MB)") from exc
     try:
         load_standardised(con, warehouse, "jl_records", ordered=not incremental)
         if con.execute("SELECT count(*) FROM jl_records").fetchone()[0] == 0:
@@ -266,6 +277,7 @@ def link_run(warehouse: Warehouse, *, incremental: bool = False, reuse_model: bo
                          counts=(int(records), int(unlinkable), links, int(persons)), cannot=cannot)
     finally:
         con.close()
+        spill.cleanup()
     return summary
 
 
