@@ -24,10 +24,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
-from splink.clustering import cluster_pairwise_predictions_at_threshold
-
-from justicelab.linkage.model import connect
+from scipy import sparse
+from scipy.sparse import csgraph
 
 ID_PREFIX = "PER-"
 
@@ -41,14 +41,29 @@ def next_number(ids: Iterable[str | None]) -> int:
 
 def connected_components(con: Any, nodes: str, edges: str) -> dict[str, str]:
     """record id -> cluster id for the records in table ``nodes`` (column unique_id) joined by the rows of
-    table ``edges`` (unique_id_l, unique_id_r, match_probability, all already accepted)."""
-    db_api = connect(con)
-    clusters = cluster_pairwise_predictions_at_threshold(
-        nodes, edges, db_api=db_api,
-        node_id_column_name="unique_id", edge_id_column_name_left="unique_id_l",
-        edge_id_column_name_right="unique_id_r", threshold_match_probability=None)
-    rows = con.execute(f"SELECT unique_id, cluster_id FROM {clusters.physical_name}").fetchall()
-    return {str(u): str(c) for u, c in rows}
+    table ``edges`` (unique_id_l, unique_id_r, all already accepted; edges to records not in ``nodes`` are
+    ignored). A cluster's id is its smallest record id, as Splink's clustering names it.
+
+    The records are numbered in DuckDB and the components found by scipy's union of the edge graph, in C:
+    Splink's clustering joins the edge table once per step of the longest path, which at a million records
+    and 13 million links took 20 s of a 30 s phase."""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE jl_cc_nodes AS
+                    SELECT unique_id, (row_number() OVER (ORDER BY unique_id) - 1)::BIGINT AS i FROM {nodes}""")
+    try:
+        ids = con.execute("SELECT unique_id FROM jl_cc_nodes ORDER BY i").to_arrow_table().column(0).to_pylist()
+        ends = con.execute(f"""SELECT a.i AS l, b.i AS r FROM {edges} e
+                               JOIN jl_cc_nodes a ON a.unique_id = e.unique_id_l
+                               JOIN jl_cc_nodes b ON b.unique_id = e.unique_id_r""").fetchnumpy()
+    finally:
+        con.execute("DROP TABLE IF EXISTS jl_cc_nodes")
+    n = len(ids)
+    left, right = np.asarray(ends["l"], dtype=np.int64), np.asarray(ends["r"], dtype=np.int64)
+    graph = sparse.coo_matrix((np.ones(left.size, dtype=np.int8), (left, right)), shape=(n, n))
+    _, label = csgraph.connected_components(graph, directed=False)
+    # Records are numbered in id order, so a component's first record is its smallest id.
+    _, first = np.unique(label, return_index=True)
+    representative = first[label]
+    return {ids[i]: ids[r] for i, r in enumerate(representative.tolist())}
 
 
 def enforce_cannot_links(cluster_of: dict[str, str], edges: Iterable[Edge], cannot: Iterable[tuple[str, str]],

@@ -12,6 +12,7 @@ import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -24,8 +25,6 @@ from justicelab.warehouse import Warehouse
 
 #: Links at or above this probability are accepted (chosen once, on synthetic data, never per dataset).
 THRESHOLD = 0.9
-#: Accepted links are written to the warehouse this many at a time.
-WRITE_BATCH = 250_000
 #: Pairs between this and :data:`THRESHOLD` that leave two persons apart go to clerical review.
 REVIEW_LOW = scoring.KEEP_ABOVE
 #: The linking engine's DuckDB memory budget (a DuckDB size); beyond it DuckDB spills to disk.
@@ -257,21 +256,27 @@ def link_run(warehouse: Warehouse, *, incremental: bool = False, reuse_model: bo
                                                    unique_id_l, unique_id_r) = 1
             ORDER BY match_probability DESC, record_l, record_r""").to_arrow_table()
         say("writing the person index")
+        # The index and its links (millions at a million records) go to the warehouse as Parquet files the
+        # engine writes in the spill folder: the warehouse then appends each in one statement, instead of
+        # holding every Arrow batch of the transaction in memory.
+        folder = Path(spill.name)
         out = "jl_edges"
         if within:
-            written: pa.Table | region.Changes = region.changes(con, warehouse, "jl_ids", "jl_edges")
+            written: Path | region.Changes = region.changes(con, warehouse, "jl_ids", "jl_edges")
             out = region.LINKS_OUT
         else:
-            written = con.execute("""SELECT r.unique_id AS record_id, i.person_id, r.source, r.entity, r.linkable,
-                                            r.fingerprint
-                                     FROM jl_records r JOIN jl_ids i USING (unique_id)
-                                     ORDER BY r.unique_id""").to_arrow_table()
-        # The accepted links are the biggest result (millions at a million records): they go over in
-        # batches, so the run never holds them all in Python at once. An incremental run writes only the
-        # links that changed: new model links, and the region's other links that differ from the stored.
-        accepted = con.execute(f"""SELECT unique_id_l AS record_l, unique_id_r AS record_r, match_probability,
-                                          match_weight, levels, basis FROM {out}
-                                   ORDER BY record_l, record_r, basis""").to_arrow_reader(WRITE_BATCH)
+            written = folder / "index.parquet"
+            con.execute(f"""COPY (SELECT r.unique_id AS record_id, i.person_id, r.source, r.entity, r.linkable,
+                                         r.fingerprint
+                                  FROM jl_records r JOIN jl_ids i USING (unique_id) ORDER BY r.unique_id)
+                            TO '{written}' (FORMAT parquet)""")
+        # An incremental run writes only the links that changed: new model links, and the region's other
+        # links that differ from the stored. Not sorted: a sort of 13 million links costs 10 s and 1 GB, and
+        # every reader selects links by record.
+        accepted = folder / "links.parquet"
+        con.execute(f"""COPY (SELECT unique_id_l AS record_l, unique_id_r AS record_r, match_probability,
+                                     match_weight, levels, basis FROM {out})
+                        TO '{accepted}' (FORMAT parquet)""")
         summary = _write(warehouse, written, accepted, review, trained, events, notes, kind=kind,
                          started=started, settings=settings, pairs_scored=pairs_scored,
                          counts=(int(records), int(unlinkable), links, int(persons)), cannot=cannot)
@@ -288,7 +293,7 @@ def _delete_ids(warehouse: Warehouse, table: str, column: str, ids: list[str]) -
             warehouse.execute(f'DELETE FROM "{table}" WHERE "{column}" IN (SELECT id FROM "{held}")')
 
 
-def _write(warehouse: Warehouse, written: pa.Table | region.Changes, accepted: pa.RecordBatchReader,
+def _write(warehouse: Warehouse, written: Path | region.Changes, accepted: Path,
            review: pa.Table, trained: pa.Table | None, events: list[clusters.Event], notes: list[str], *,
            kind: str, started: Any, settings: dict[str, Any], pairs_scored: int,
            counts: tuple[int, int, int, int], cannot: list[tuple[str, str]]) -> RunSummary:
@@ -316,15 +321,13 @@ def _write(warehouse: Warehouse, written: pa.Table | region.Changes, accepted: p
                 warehouse.execute(f"""DELETE FROM "{store.PAIRS}" WHERE (record_l = '{qa}' AND record_r = '{qb}')
                                       OR (record_l = '{qb}' AND record_r = '{qa}')""")
             rows = written.index_rows
+            warehouse.insert_arrow(store.PERSON_INDEX, rows.append_column(
+                "run_id", pa.array([run_id] * rows.num_rows, pa.int64())))
         else:
             warehouse.execute(f'DELETE FROM "{store.PERSON_INDEX}"')
             warehouse.execute(f'DELETE FROM "{store.PAIRS}"')
-            rows = written
-        warehouse.insert_arrow(store.PERSON_INDEX, rows.append_column(
-            "run_id", pa.array([run_id] * rows.num_rows, pa.int64())))
-        for batch in accepted:
-            warehouse.insert_arrow(store.PAIRS, pa.Table.from_batches([batch]).append_column(
-                "run_id", pa.array([run_id] * batch.num_rows, pa.int64())))
+            warehouse.insert_parquet(store.PERSON_INDEX, written, {"run_id": run_id})
+        warehouse.insert_parquet(store.PAIRS, accepted, {"run_id": run_id})
         if isinstance(written, region.Changes):
             links = warehouse.count(store.PAIRS)
         warehouse.insert_arrow(store.REVIEWS, review)

@@ -159,6 +159,29 @@ class Warehouse:
             pacsv.write_csv(rows, path)
             self.copy_in(table, rows.column_names, path)
 
+    def insert_parquet(self, table: str, path: Path, constants: dict[str, Any] | None = None,
+                       batch_rows: int = 250_000) -> None:
+        """Append a Parquet file's rows to ``table``, matching columns by name, with ``constants`` (column ->
+        value) added to every row (inside the current transaction). DuckDB reads the file in one statement,
+        which writes full row groups straight to the database file instead of holding millions of rows in
+        the transaction's memory (issue 4: 13 million links took 2.7 GB as Arrow batches, none this way)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        constants = constants or {}
+        if self.kind == "duckdb":
+            names = pq.read_schema(path).names
+            cols = ", ".join(f'"{c}"' for c in [*names, *constants])
+            values = ", ".join(["*", *(f"? AS \"{c}\"" for c in constants)])
+            self.raw.execute(f'INSERT INTO "{table}" ({cols}) SELECT {values} FROM read_parquet(?)',
+                             [*constants.values(), str(path)])
+            return
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+            rows = pa.Table.from_batches([batch])
+            for column, value in constants.items():
+                rows = rows.append_column(column, pa.array([value] * rows.num_rows))
+            self.insert_arrow(table, rows)
+
     def __enter__(self) -> Warehouse:
         return self
 
