@@ -110,11 +110,15 @@ def _cells(relation: str, qi: Sequence[str], attribute: str) -> str:
     """Per class and sensitive value: its count c, the class size n, the value's total cv and rank r."""
     keys = _keys(qi)
     renamed = ", ".join(f"{ident(c)} AS _q{i}" for i, c in enumerate(qi))
+    same_class = " AND ".join(f"x._q{i} IS NOT DISTINCT FROM k._q{i}" for i in range(len(qi)))
+    # Class sizes and value totals by aggregates joined back (hash joins), not by windows partitioned over
+    # the quasi-identifiers, which sort every cell.
     return f"""
         cells AS (SELECT {renamed}, {ident(attribute)} AS v, count(*) AS c FROM {relation} GROUP BY ALL),
-        ec AS (SELECT *, sum(c) OVER (PARTITION BY {keys}) AS n, sum(c) OVER (PARTITION BY v) AS cv,
-                      dense_rank() OVER (ORDER BY v NULLS LAST) AS r
-               FROM cells),
+        sizes AS (SELECT {keys}, sum(c) AS n FROM cells GROUP BY ALL),
+        value_totals AS (SELECT v, sum(c) AS cv, dense_rank() OVER (ORDER BY v NULLS LAST) AS r FROM cells GROUP BY v),
+        ec AS (SELECT x.*, k.n, w.cv, w.r
+               FROM cells x JOIN sizes k ON {same_class} JOIN value_totals w ON x.v IS NOT DISTINCT FROM w.v),
         total AS (SELECT sum(c) AS big_n, max(r) AS m FROM ec)"""
 
 
