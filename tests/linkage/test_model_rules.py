@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import duckdb
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from justicelab.linkage import model
 
@@ -91,3 +95,46 @@ def test_stored_levels_decode_with_the_model_that_wrote_them():
     assert decoded["sex"] == {"level": "missing or not comparable", "weight": 0.0}
     legacy = '{"name": {"level": "exact", "weight": 9.1}}'
     assert scoring.decode_levels(settings, legacy) == {"name": {"level": "exact", "weight": 9.1}}
+
+
+def _edit(text: str, data) -> str:
+    """``text`` with one random edit: a substitution, an adjacent transposition, a deletion or an insertion."""
+    kind = data.draw(st.sampled_from(["sub", "swap", "del", "ins"]))
+    i = data.draw(st.integers(0, len(text) - 1))
+    digit = data.draw(st.sampled_from("0123456789-"))
+    if kind == "sub":
+        return text[:i] + digit + text[i + 1:]
+    if kind == "swap" and i < len(text) - 1:
+        return text[:i] + text[i + 1] + text[i] + text[i + 2:]
+    if kind == "del":
+        return text[:i] + text[i + 1:]
+    return text[:i] + digit + text[i:]
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_blocking_dob_prefilter_keeps_every_pair_within_two_edits(data):
+    """The cheap year/month/day test in front of the edit distance (model.DOB_WITHIN_TWO_EDITS) never drops a
+    pair of dates of birth that are at most two edits apart: the rule finds exactly the pairs it did without it."""
+    first = data.draw(st.dates(min_value=dt.date(1, 1, 1), max_value=dt.date(9999, 12, 31)))
+    second = first
+    text = first.strftime("%Y-%m-%d") if first.year >= 1000 else None
+    if data.draw(st.booleans()) or text is None:
+        second = data.draw(st.dates(min_value=dt.date(1, 1, 1), max_value=dt.date(9999, 12, 31)))
+    else:  # one or two edits that still give a valid date
+        edited = text
+        for _ in range(data.draw(st.integers(1, 2))):
+            edited = _edit(edited, data)
+        try:
+            second = dt.date.fromisoformat(edited)
+        except ValueError:
+            assume(False)
+    con = duckdb.connect()
+    for name, day in (("l", first), ("r", second)):
+        con.execute(f"CREATE TABLE {name} AS SELECT DATE '{day.isoformat()}' AS dob")
+        con.execute(f"ALTER TABLE {name} ADD COLUMN dob_text VARCHAR")
+        con.execute(f"ALTER TABLE {name} ADD COLUMN birth_year INTEGER")
+        con.execute(f"UPDATE {name} SET dob_text = strftime(dob, '%Y-%m-%d'), birth_year = year(dob)")
+    plain, rule = con.execute(f"""SELECT damerau_levenshtein(l.dob_text, r.dob_text) <= 2,
+                                         {model.DOB_WITHIN_TWO_EDITS} FROM l, r""").fetchone()
+    assert rule == plain, (first, second)

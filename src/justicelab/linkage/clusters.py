@@ -166,12 +166,15 @@ def split(con: Any, cluster_of: dict[str, str], records: str, cannot: Sequence[t
     reviewers' decisions and how many for sources' ids."""
     ids = id_conflicts(con, cluster_of, records)
     for_reviewers = {cluster_of[a] for a, b in cannot if a in cluster_of and cluster_of.get(b) == cluster_of[a]}
-    bad = for_reviewers | {cluster_of[r] for r in ids}
-    if not bad:
-        return 0, 0
-    edges = edges_among(sorted(r for r, c in cluster_of.items() if c in bad))
-    implied = id_cannot_links(ids, cluster_of, edges)
+    # Whether two ids are linked directly depends only on the links between their own records: read those
+    # first, and every link of a cluster only for the clusters that must be rebuilt (at a million records,
+    # 19,000 clusters hold two ids of a source, 3.7 million links, and most of their ids are linked directly).
+    implied = id_cannot_links(ids, cluster_of, edges_among(sorted(ids))) if ids else []
     for_ids = {cluster_of[a] for a, _ in implied} - for_reviewers
+    rebuild = for_reviewers | for_ids
+    if not rebuild:
+        return 0, 0
+    edges = edges_among(sorted(r for r, c in cluster_of.items() if c in rebuild))
     enforce_cannot_links(cluster_of, edges, cannot, implied)
     return len(for_reviewers), len(for_ids)
 

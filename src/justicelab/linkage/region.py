@@ -146,6 +146,7 @@ def cluster(con: Any, warehouse: Warehouse, edges: str,
         con.register("jl_bad_arrow", pa.table({"unique_id": pa.array(records, pa.string())}))
         con.execute("CREATE OR REPLACE TABLE jl_bad AS SELECT * FROM jl_bad_arrow")
         con.unregister("jl_bad_arrow")
+        con.execute("DROP TABLE IF EXISTS jl_bad_links")  # split may ask twice
         _stored_links_among(con, warehouse, "SELECT unique_id FROM jl_bad", "jl_bad_links")
         return con.execute(f"""
             WITH e AS (SELECT unique_id_l, unique_id_r, match_probability, basis = 'model' FROM jl_bad_links
