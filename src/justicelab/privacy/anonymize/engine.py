@@ -23,7 +23,7 @@ from justicelab.ingest.sql import ident, literal
 from justicelab.privacy.anonymize.attributes import Plan, check_levels, resolve
 from justicelab.privacy.anonymize.errors import AnonymizeError
 from justicelab.privacy.anonymize.evaluate import CELLS, CLASSES, Evaluator, NodeResult
-from justicelab.privacy.anonymize.local import FINAL, LocalRecoder, LocalResult
+from justicelab.privacy.anonymize.local import CLS, FINAL, LocalRecoder, LocalResult
 from justicelab.privacy.anonymize.policy import Policy
 from justicelab.privacy.anonymize.prepare import BASE, KEY, PREFIX, Prepared, prepare
 from justicelab.privacy.anonymize.search import Progress, SearchResult, search
@@ -241,7 +241,7 @@ def _release_local(p: Prepared, recoder: LocalRecoder) -> None:
     cols += [KEY] if p.carry_key else []
     order = ["f._K", *(f"s{j}" for j in range(len(p.sensitive))), *(f"_k{m}" for m in range(len(p.plan.keep)))]
     p.con.execute(f"CREATE OR REPLACE TEMP TABLE {OUTPUT} AS SELECT {', '.join(cols)} FROM {BASE} b "
-                  f"JOIN {FINAL} f ON f.rid = b.rowid ORDER BY {', '.join(order)}")
+                  f"JOIN {FINAL} f ON f._K = b.{CLS} ORDER BY {', '.join(order)}")
 
 
 def _measure(p: Prepared) -> dict[str, Any]:

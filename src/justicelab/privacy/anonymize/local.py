@@ -20,12 +20,9 @@ measured again afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import duckdb
 
 from justicelab.privacy.anonymize.errors import AnonymizeError
 from justicelab.privacy.anonymize.prepare import BASE, LABELS, LISTS, NCP, PREFIX, Prepared
@@ -34,9 +31,8 @@ KIDS = PREFIX + "kids"
 DECIDED = PREFIX + "decided"
 NUMS = PREFIX + "nums"  # (q, num, ncp, label) of every (level, code) number of every attribute
 PARENTS = PREFIX + "parents"  # per number that has children: their level's offset and column, and the key change
-FINAL = PREFIX + "final"  # rid, _K, _r<i>: every record's class and labels (the release joins them)
-SIZES = PREFIX + "sizes"  # (_K, n): the released classes
-CLS = "_jl_cls"  # base-table column while recoding: the record's class key
+FINAL = PREFIX + "final"  # (_K, n, _r<i>): every released class, its size and labels (the release joins them)
+CLS = "_jl_cls"  # base-table column: the record's class key (kept for the release to join FINAL by)
 DONE = "_jl_done"  # base-table column while recoding: the record's class is final
 FINISHED = 255  # DECIDED.q of a class that splits no more
 #: A class's split-off children are a bit mask of their codes from the smallest when they span fewer codes.
@@ -130,11 +126,8 @@ class LocalRecoder:
         try:
             return self._run(progress, started)
         finally:
-            for name in (KIDS, DECIDED, SIZES, NUMS, PARENTS):
+            for name in (KIDS, DECIDED, NUMS, PARENTS):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
-            for column in (CLS, DONE):
-                with contextlib.suppress(duckdb.Error):
-                    con.execute(f"ALTER TABLE {BASE} DROP COLUMN IF EXISTS {column}")
 
     def _run(self, progress: Progress | None, started: float) -> LocalResult:
         con, p = self.p.con, self.p
@@ -167,10 +160,10 @@ class LocalRecoder:
                 con.execute(self._wide_sql())
             if progress:
                 progress(rounds, rounds + 1)
-        # Each record's released labels, read from its class key here, in a plain scan: the release joins them.
-        labels = ", ".join(f"{self._listed(i, 'labels', self._num(i, CLS))} AS _r{i}" for i in range(len(p.qi)))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {FINAL} AS SELECT rowid AS rid, {CLS} AS _K, {labels} FROM {BASE}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {SIZES} AS SELECT _K, count(*) AS n FROM {FINAL} GROUP BY _K")
+        # Each class's released labels, read from its key once per class: the release joins records by key.
+        labels = ", ".join(f"{self._listed(i, 'labels', self._num(i, '_K'))} AS _r{i}" for i in range(len(p.qi)))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {FINAL} AS SELECT _K, n, {labels} "
+                    f"FROM (SELECT {CLS} AS _K, count(*) AS n FROM {BASE} GROUP BY ALL)")
         ncp, dm, classes = self._loss()
         return LocalResult(rounds, splits, classes, ncp, dm, time.perf_counter() - started, self._shares())
 
@@ -307,12 +300,12 @@ class LocalRecoder:
                           for i, q in zip(attrs, self.p.qi, strict=True))
         total = sum(q.weight for q in self.p.qi)
         row = self.p.con.execute(f"SELECT sum(n * ({loss})) / ({self.p.records} * {total!r}), sum(n * n), count(*) "
-                                 f"FROM {SIZES}").fetchone()
+                                 f"FROM {FINAL}").fetchone()
         assert row is not None
         return float(row[0]), float(row[1]), int(row[2])
 
     def _shares(self) -> dict[str, dict[str, float]]:
-        parts = " UNION ALL ".join(f"SELECT {i} AS q, {self._level(i, self._num(i, '_K'))} AS lv, n FROM {SIZES}"
+        parts = " UNION ALL ".join(f"SELECT {i} AS q, {self._level(i, self._num(i, '_K'))} AS lv, n FROM {FINAL}"
                                    for i in range(len(self.heights)))
         rows = self.p.con.execute(f"SELECT q, lv, sum(n) FROM ({parts}) GROUP BY ALL").fetchall()
         out: dict[str, dict[str, float]] = {}
