@@ -201,7 +201,7 @@ def source_id_comparison() -> cl.CustomComparison:
 #: two edits apart agree on the year, the month or the day: an edit that moved a hyphen would need the other
 #: to move it back, so the edits stay inside at most two of the parts. That cheap test goes first: at a
 #: million records, 66 million same-name pairs took 47 s for the edit distance alone, 15 s behind it
-#: (test_blocking_dob_prefilter). Years of other than four digits skip it.
+#: (test_blocking_dob_prefilter_keeps_every_pair_within_two_edits). Years of other than four digits skip it.
 DOB_WITHIN_TWO_EDITS = (
     "(l.dob IS NULL OR r.dob IS NULL OR ((l.birth_year = r.birth_year OR month(l.dob) = month(r.dob) "
     "OR day(l.dob) = day(r.dob) OR l.birth_year NOT BETWEEN 1000 AND 9999 OR r.birth_year NOT BETWEEN 1000 AND 9999) "

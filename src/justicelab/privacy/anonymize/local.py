@@ -33,7 +33,7 @@ NUMS = PREFIX + "nums"  # (q, num, ncp, label) of every (level, code) number of 
 PARENTS = PREFIX + "parents"  # per number that has children: their level's offset and column, and the key change
 FINAL = PREFIX + "final"  # (_K, n, _r<i>): every released class, its size and labels (the release joins them)
 CLS = "_jl_cls"  # base-table column: the record's class key (kept for the release to join FINAL by)
-DONE = "_jl_done"  # base-table column while recoding: the record's class is final
+DONE = "_jl_done"  # base-table column: the record's class is final (both go with the base table)
 FINISHED = 255  # DECIDED.q of a class that splits no more
 #: A class's split-off children are a bit mask of their codes from the smallest when they span fewer codes.
 MASK_BITS = 64
