@@ -130,7 +130,7 @@ class ComplementarySolver:
 
     # --- cuts ------------------------------------------------------------------------------------
 
-    def _coefficients(self, g: sparse.csr_matrix, need: np.ndarray) -> sparse.csr_matrix:
+    def cut_rows(self, g: sparse.csr_matrix, need: np.ndarray) -> sparse.csr_matrix:
         """Capacity-cut rows from rows of g: g+ * UB + g- * LB, noise dropped, each capped at its right side."""
         g = g.tocoo()
         keep = np.abs(g.data) > ZERO
@@ -155,7 +155,7 @@ class ComplementarySolver:
         g[cols == self.check_cell[k][owner]] = 0.0
         gm = sparse.csr_matrix((g, (owner, cols)), shape=(k.size, self.n))
         need = self.check_need[k]
-        return self._coefficients(gm, need), need - _tol(need)
+        return self.cut_rows(gm, need), need - _tol(need)
 
     def relation_cuts(self) -> Cuts:
         """The single-relation cuts (each relation on its own, a one-way table, protects its sensitive cells)
@@ -260,7 +260,7 @@ class ComplementarySolver:
         # linprog minimises -s z_p; its equality marginals lambda give reduced costs -s e_p - M^T lambda, so
         # the bound on max s z_p is built from g = s e_p + M^T lambda.
         g = lam_m @ self.M + sparse.csr_matrix((s, (np.arange(len(cells)), p)), shape=(len(cells), self.n))
-        rows = self._coefficients(g.tocsr(), self.check_need[checks])
+        rows = self.cut_rows(g.tocsr(), self.check_need[checks])
         value_at_x = np.asarray(rows @ x.astype(np.float64)).ravel()
         return optimum, value_at_x, rows, supports
 

@@ -14,11 +14,12 @@ first, and then proves its pattern safe instead of searching further:
    attacker is a maximum flow; where it falls short, its minimum cut is a capacity cut (slicecuts.py). The
    master MILP is solved again with those cuts (preferring the cells it hid before), and the checks whose
    witnesses no longer lie inside the pattern are proven again.
-4. **Shared LP witnesses.** A few LPs over every hidden cell, each pushing the open checks' cells their way,
-   prove most of the checks left (their witnesses span many slices, beyond what flows find).
-5. **Repair.** A check still open gets hypercubes (cubes.py) on top of its partial flow: the cheapest corners to
-   hide, already hidden ones free. Hiding more never narrows an interval, so every proof stands.
-6. **Pruning.** A complementary cell that no witness moves is published again: the witnesses stay valid, since
+4. **The exact attacker, grown until safe.** The checks still open go to the attacker's own LP over every
+   hidden cell, kept warm between solves (patternlp.py: milliseconds each). A few solves push all open cells
+   at once (one optimum often proves many); then each open check alone: its optimum proves it, or its duals
+   give the capacity cut the pattern violates, met by hiding the cells of most capacity per unit of cost, and
+   the check is solved again. Hiding more never narrows an interval, so every proof made stands.
+5. **Pruning.** A complementary cell that no witness moves is published again: the witnesses stay valid, since
    none moves it.
 
 The witnesses go to the independent attacker as *candidate tables*: it checks each against the published cells,
@@ -33,21 +34,18 @@ from collections.abc import Callable
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import linprog
 
-from justicelab.privacy.tables.complementary import LP_METHOD, ComplementarySolver, SolveStats
-from justicelab.privacy.tables.cubes import Cubes
+from justicelab.privacy.tables.complementary import ComplementarySolver, SolveStats
 from justicelab.privacy.tables.pairflows import Checks, PairFlows
+from justicelab.privacy.tables.patternlp import PatternLP
 from justicelab.privacy.tables.rules import Primary
 from justicelab.privacy.tables.slicecuts import slice_cuts
 from justicelab.privacy.tables.table import CountTable, SuppressionError
 
 FLOW_ROUNDS = 24  # partners tried per check (each round is one max-flow over all pending checks)
 SLICE_ROUNDS = 1  # rounds of two-way slice cuts, master MILP and flow witnesses again (more: slower, rarely fewer)
-LP_ROUNDS = 5  # at most this many shared-witness LPs (each about 0.1-0.5 s on 58 x 38 x 10)
-LP_MIN_GAIN = 0.1  # stop the LPs once one proves fewer than this share of the open checks
-MARGIN_COST = 2.0  # in a repair, hiding a margin cell counts as this many inner cells (totals matter most)
-VALUE_SCALE = 50.0  # and a cell of value v as 1 + v / VALUE_SCALE cells: among cubes as small, the least value
+SHARED_SOLVES = 10  # at most this many LP solves pushing every open check at once, before one check at a time
+SHARED_MIN_GAIN = 0.05  # stop those once one proves fewer than this share of the open checks
 
 
 class ModularSolver:
@@ -95,15 +93,16 @@ class ModularSolver:
             hidden, round_bound = solver.master_pattern(cuts, deadline, prefer=hidden)
             bound = max(bound, round_bound)
             rows, proven = self._prove(checks, hidden, rows, proven)
-        shared, proven = self._shared_witnesses(checks, proven, hidden)
-        _say(progress, f"shared LP witnesses: {shared.shape[0]}; {int((~proven).sum())} checks still open")
-        repairs = self._repair(checks, proven, rows, hidden)
-        witnesses = sparse.vstack([rows[np.flatnonzero(proven)], shared, repairs], format="csr")
+        open_before = int((~proven).sum())
+        hidden_before = int(hidden.sum())
+        rows, proven, solves = self._grow(checks, hidden, rows, proven)
+        witnesses = rows[np.flatnonzero(proven)]
         moved = np.zeros(self.table.size, dtype=bool)
         moved[witnesses.indices[np.abs(witnesses.data) > 1e-9]] = True
         published_again = hidden & ~self.primary.sensitive & ~moved
         hidden &= ~published_again
-        _say(progress, f"repair: {repairs.shape[0]} witnesses completed with hypercubes; "
+        _say(progress, f"exact attacker: {open_before} open checks settled in {solves} LP solves, "
+                       f"{int(hidden.sum()) + int(published_again.sum()) - hidden_before} cells hidden more; "
                        f"{int(published_again.sum())} complementary cells no witness needs published again")
         self.witnesses = witnesses
         cost = float(self.weights[hidden].sum())
@@ -124,102 +123,87 @@ class ModularSolver:
             return rows, proven
         sub = Checks(checks.cell[todo], checks.direction[todo], checks.need[todo])
         found, moves = PairFlows(self.table.shape, self.table.values, hidden).prove(sub, FLOW_ROUNDS)
-        keep = sparse.diags(np.where(np.isin(np.arange(checks.size), todo), 0.0, 1.0))
-        place = sparse.csr_matrix((np.ones(todo.size), (todo, np.arange(todo.size))), shape=(checks.size, todo.size))
-        rows = (keep @ rows + place @ moves).tocsr()
+        rows = _replace_rows(rows, todo, moves)
         proven = proven.copy()
         proven[todo[found]] = True
         return rows, proven
 
-    def _shared_witnesses(self, checks: Checks, proven: np.ndarray, hidden: np.ndarray
-                          ) -> tuple[sparse.csr_matrix, np.ndarray]:
-        """Witnesses for checks the flows could not show, from LPs over every hidden cell: each pushes the open
-        checks' cells their way with random weights, and its optimum, stretched as far as the cells' values
-        allow in both directions along the same line, proves every check it reaches (one LP often proves
-        many). Stops after LP_ROUNDS LPs or the first that proves less than LP_MIN_GAIN of the open checks."""
+    def _grow(self, checks: Checks, hidden: np.ndarray, rows: sparse.csr_matrix, proven: np.ndarray
+              ) -> tuple[sparse.csr_matrix, np.ndarray, int]:
+        """Make every open check safe by hiding more. The attacker's exact LP (kept warm) either proves a check
+        (its optimum is the witness, and may prove other open checks too) or gives the capacity cut the pattern
+        violates; the cells of most capacity per unit of cost are hidden until the cut is met, and the check
+        is tried again. ``hidden`` grows in place; hiding more never narrows an interval, so every proof
+        already made stands. Returns the witnesses, every check proven, and how many LPs were solved."""
         solver = self.relations
-        sup = np.flatnonzero(hidden)
-        local = -np.ones(self.table.size, dtype=np.int64)
-        local[sup] = np.arange(sup.size)
-        sub = solver.MT[sup].tocoo()
-        used, con = np.unique(sub.col, return_inverse=True)
-        a_eq = sparse.csr_matrix((sub.data, (con, sub.row)), shape=(used.size, sup.size))
-        value = self.table.values[sup]
-        bounds = np.column_stack([-value, solver.UB[sup]])
+        lp = PatternLP(solver.M, self.table.values, solver.UB)
+        lp.set_pattern(hidden)
+        settled = proven.copy()
+        found: list[tuple[np.ndarray, np.ndarray]] = []  # (checks, the deviation proving them)
         rng = np.random.default_rng(0)
-        out: list[sparse.csr_matrix] = []
-        proven = proven.copy()
-        for _ in range(LP_ROUNDS):
-            open_ = np.flatnonzero(~proven)
-            if open_.size == 0:
+        solves = 0
+        for _ in range(SHARED_SOLVES):
+            left = np.flatnonzero(~settled)
+            if left.size == 0:
                 break
-            c = np.zeros(sup.size)
-            np.add.at(c, local[checks.cell[open_]],
-                      -checks.direction[open_] * rng.uniform(0.5, 1.5, open_.size) / checks.need[open_])
-            res = linprog(c, A_eq=a_eq, b_eq=np.zeros(used.size), bounds=bounds, method=LP_METHOD)
-            if res.status != 0 or res.x is None:
+            z = lp.push_many(checks.cell[left], checks.direction[left] * rng.uniform(0.5, 1.5, left.size)
+                             / checks.need[left])
+            solves += 1
+            hit = left[checks.reached_by(z, left)]
+            settled[hit] = True
+            found.append((hit, z))
+            if hit.size < SHARED_MIN_GAIN * left.size:
                 break
-            z = np.where(np.abs(res.x) > 1e-9, res.x, 0.0)
-            with np.errstate(divide="ignore"):
-                up = float(np.min(value[z < 0] / -z[z < 0], initial=np.inf))
-                down = float(np.min(value[z > 0] / z[z > 0], initial=np.inf))
-            lines = [z] + ([up * z] if np.isfinite(up) else []) + ([-down * z] if np.isfinite(down) else [])
-            before = int(proven.sum())
-            for line in lines:
-                reach = checks.direction[open_] * line[local[checks.cell[open_]]] >= checks.need[open_] - 1e-6
-                if reach.any() and not proven[open_[reach]].all():
-                    proven[open_[reach]] = True
-                    out.append(sparse.csr_matrix((line[line != 0], (np.zeros(int((line != 0).sum())),
-                                                  sup[line != 0])), shape=(1, self.table.size)))
-            if int(proven.sum()) - before < LP_MIN_GAIN * open_.size:
-                break
-        if not out:
-            return sparse.csr_matrix((0, self.table.size)), proven
-        return sparse.vstack(out, format="csr"), proven
-
-    def _repair(self, checks: Checks, proven: np.ndarray, flows: sparse.csr_matrix, hidden: np.ndarray
-                ) -> sparse.csr_matrix:
-        """Complete every check no flow proved with hypercubes on top of its partial flow, one check after the
-        other (corners hidden for one are free for the next); ``hidden`` grows in place."""
-        cost = (self.weights * np.where(self.table.is_margin(), MARGIN_COST, 1.0)
-                * (1.0 + self.table.values / VALUE_SCALE))
-        done = proven.copy()
-        out: list[sparse.csr_matrix] = []
-        start = flows
-        cubes = Cubes(self.table.shape, self.table.values, cost, self.keep)
-        for k in np.flatnonzero(~done).tolist():
-            if done[k]:
+        left = np.flatnonzero(~settled)
+        queue = left[np.lexsort((checks.direction[left], checks.cell[left]))].tolist()
+        while queue:
+            k = queue.pop(0)
+            if settled[k]:
                 continue
-            offset = _dense(start[k], self.table.size)
-            cell, direction = int(checks.cell[k]), float(checks.direction[k])
-            found_cube = cubes.protect(cell, direction, float(checks.need[k]) - direction * offset[cell], hidden,
-                                       offset)
-            if found_cube is None:
-                raise SuppressionError(f"no hypercube protects {self.table.describe(cell)}: too many cells must "
-                                       f"stay published")
-            self._apply(k, *found_cube, start, hidden, checks, done, out)
-        if not out:
-            return sparse.csr_matrix((0, self.table.size))
-        return sparse.vstack(out, format="csr")
+            lp.set_pattern(hidden)
+            reach, z, g = lp.push(int(checks.cell[k]), float(checks.direction[k]))
+            solves += 1
+            need = float(checks.need[k])
+            if reach >= need - 1e-6:
+                others = np.flatnonzero(~settled)
+                hit = others[checks.reached_by(z, others)]
+                settled[hit] = True
+                found.append((hit, z))
+                continue
+            cut = solver.cut_rows(sparse.csr_matrix(g.reshape(1, -1)), np.array([need]))
+            self._meet(cut.indices, cut.data, need, hidden, int(checks.cell[k]))
+            queue.append(k)
+        found = [(ks, z) for ks, z in found if ks.size]
+        if not found:
+            return rows, proven, solves
+        witnesses = sparse.csr_matrix(np.vstack([np.where(np.abs(z) > 1e-9, z, 0.0) for _, z in found]))
+        ks = np.concatenate([ks for ks, _ in found])
+        which = np.repeat(np.arange(len(found)), [ks.size for ks, _ in found])
+        proven = proven.copy()
+        proven[ks] = True
+        return _replace_rows(rows, ks, witnesses[which]), proven, solves
 
-    def _apply(self, k: int, cells: np.ndarray, amounts: np.ndarray, start: sparse.csr_matrix, hidden: np.ndarray,
-               checks: Checks, done: np.ndarray, out: list[sparse.csr_matrix]) -> None:
-        """Hide a repair's cells and record check k's witness (its partial flow plus the repair); mark every open
-        check the witness reaches as done."""
-        row = _dense(start[k], self.table.size)
-        np.add.at(row, cells, amounts)
-        hidden[cells] = True
-        out.append(sparse.csr_matrix(row.reshape(1, -1)))
-        open_ = np.flatnonzero(~done)
-        reach = checks.direction[open_] * row[checks.cell[open_]] >= checks.need[open_] - 1e-9
-        done[open_[reach]] = True
-        done[k] = True
+    def _meet(self, cols: np.ndarray, coef: np.ndarray, need: float, hidden: np.ndarray, cell: int) -> None:
+        """Hide the cells of most capacity per unit of cost until the cut sum coef_j x_j >= need holds."""
+        have = float(coef[hidden[cols]].sum())
+        free = ~hidden[cols] & ~self.keep[cols]
+        order = np.argsort(-coef[free] / self.weights[cols[free]], kind="stable")
+        for j, c in zip(cols[free][order], coef[free][order], strict=True):
+            if have >= need - 1e-6:
+                return
+            hidden[j] = True
+            have += c
+        if have < need - 1e-6:
+            raise SuppressionError(f"no pattern protects {self.table.describe(cell)}: too many cells must stay "
+                                   f"published")
 
 
-def _dense(row: sparse.csr_matrix, size: int) -> np.ndarray:
-    out = np.zeros(size)
-    out[row.indices] = row.data
-    return out
+def _replace_rows(rows: sparse.csr_matrix, ks: np.ndarray, new: sparse.csr_matrix) -> sparse.csr_matrix:
+    """``rows`` with rows ``ks`` replaced by ``new``."""
+    keep = np.ones(rows.shape[0])
+    keep[ks] = 0.0
+    place = sparse.csr_matrix((np.ones(ks.size), (ks, np.arange(ks.size))), shape=(rows.shape[0], ks.size))
+    return (sparse.diags(keep) @ rows + place @ new).tocsr()
 
 
 def _say(progress: Callable[[str], None] | None, message: str) -> None:

@@ -53,6 +53,10 @@ class Checks:
     def size(self) -> int:
         return int(self.cell.size)
 
+    def reached_by(self, z: np.ndarray, ks: np.ndarray) -> np.ndarray:
+        """Whether the deviation ``z`` (over every cell) moves each of checks ``ks``'s cells far enough."""
+        return self.direction[ks] * z[self.cell[ks]] >= self.need[ks] - 1e-6
+
     def reached(self, deviations: sparse.csr_matrix) -> np.ndarray:
         """Per check, whether row i of ``deviations`` moves its cell far enough."""
         moved = np.asarray(sparse.csr_array(deviations)[np.arange(self.size), self.cell], dtype=np.float64).ravel()
