@@ -243,15 +243,14 @@ def suppress(
 ) -> SuppressionResult:
     """Primary suppression (``primary``, else the threshold rule), complementary suppression, verified.
 
-    ``method``: "exact" runs the whole-table cut loop (complementary.py): the pattern is optimal (least cost)
-    unless ``gap`` allows a pattern within that share of the lower bound or the time limit ends the search
-    first. "modular" (modular.py; three-way tables with every margin and no hierarchy, counts) solves the
-    single-relation problem exactly, then proves every sensitive cell safe with flow witnesses and, for the rest,
-    the attacker's own LP, hiding more where it finds a violated cut: seconds instead of minutes on large
-    tables, about 1% above the lower bound. "auto" takes "modular" from MODULAR_FROM cells when it applies. Either way the result is safe, and
-    the summary gives the method and the bound. Raises SuppressionError if no safe pattern is found in
-    ``time_limit`` seconds, or if the attacker can narrow a sensitive cell in the result (it then refuses to
-    return the table).
+    ``method``: "exact" runs the whole-table cut loop (complementary.py): the pattern is optimal (least cost) unless
+    ``gap`` allows a pattern within that share of the lower bound or the time limit ends the search first. "modular"
+    (modular.py; three-way tables with every margin and no hierarchy, counts) solves the single-relation problem
+    exactly, then proves every sensitive cell safe with flow witnesses and, for the rest, the attacker's own LP,
+    hiding more where it finds a violated cut: seconds instead of minutes on large tables, about 1% above the lower
+    bound. "auto" takes "modular" from MODULAR_FROM cells when it applies. Either way the result is safe, and the
+    summary gives the method and the bound. Raises SuppressionError if no safe pattern is found in ``time_limit``
+    seconds, or if the attacker can narrow a sensitive cell in the result (it then refuses to return the table).
     """
     needs = SuppressionResult.protection
     if primary is None:
