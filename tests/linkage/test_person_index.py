@@ -158,6 +158,34 @@ def test_records_without_identifiers_are_kept_and_reported(wh):
         "citation", "booking", "ems_response", "ed_visit", "shelter_stay", "prosecution_case"))
 
 
+def test_lean_predictions_store_the_same_links_levels_and_reviews(wh, monkeypatch):
+    """The fixture's run scored without both records' values beside each pair (gammas recovered from the
+    weights); scoring again with the same model and the values kept stores exactly the same."""
+    from contextlib import contextmanager
+
+    from justicelab.linkage import scoring
+    from justicelab.linkage.store import REVIEWS, RUNS
+
+    pairs = "record_l, record_r, round(match_weight, 3), levels, basis"
+    reviews = "record_l, record_r, round(match_weight, 3), levels, reason"
+
+    def stored(table: str, columns: str) -> set[tuple]:  # the latest run's (each run replaces the last's)
+        return set(wh.execute(f"SELECT {columns} FROM {table} WHERE run_id = (SELECT max(run_id) FROM {RUNS})"))
+
+    lean_pairs, lean_reviews = stored(PAIRS, pairs), set(wh.execute(f"SELECT {reviews} FROM {REVIEWS}"))
+
+    @contextmanager
+    def full(linker):
+        yield None
+
+    monkeypatch.setattr(scoring, "lean_predictions", full)
+    link_run(wh, reuse_model=True)
+    assert len(lean_pairs) > 100 and any(row[3].count("|") >= 10 for row in lean_pairs)
+    assert lean_pairs == stored(PAIRS, pairs)
+    assert {r[4] for r in lean_reviews if r[4]}  # some pairs held back as possible relatives, with the reason
+    assert lean_reviews <= set(wh.execute(f"SELECT {reviews} FROM {REVIEWS}"))
+
+
 def test_explanation_adds_up_to_the_match_weight(wh):
     a, b = wh.execute("SELECT record_l, record_r FROM link_pairs WHERE basis = 'model' LIMIT 1")[0]
     rows = explain(wh, a, b)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from splink import DuckDBAPI, Linker
@@ -35,17 +36,46 @@ PAIRS_COLUMNS = ("unique_id_l VARCHAR, unique_id_r VARCHAR, match_probability DO
                  "levels VARCHAR, held_back VARCHAR")
 
 
-def levels_sql(settings: dict[str, Any]) -> str:
+def levels_sql(settings: dict[str, Any], gammas: dict[str, str] | None = None) -> str:
     """A SQL expression giving each scored pair its comparison levels and weights as compact text,
     ``gamma:weight`` per comparison joined by ``|`` (a tenth of the size of JSON with the labels: at a
-    million records the links alone held gigabytes of repeated labels)."""
+    million records the links alone held gigabytes of repeated labels). ``gammas``: each comparison's gamma
+    as an expression (see :func:`lean_predictions`), else its ``gamma_`` column."""
     parts = []
     for comp in settings["comparisons"]:
         name = comp["output_column_name"]
+        gamma = gammas[name] if gammas else f"gamma_{name}"
         weight = f"mw_{name}" + (f" + coalesce(mw_tf_adj_{name}, 0)" if any(
             lv.get("tf_adjustment_column") for lv in comp["comparison_levels"]) else "")
-        parts.append(f"CAST(gamma_{name} AS VARCHAR) || ':' || CAST(round({weight}, 3) AS VARCHAR)")
+        parts.append(f"CAST({gamma} AS VARCHAR) || ':' || CAST(round({weight}, 3) AS VARCHAR)")
     return f"concat_ws('|', {', '.join(parts)})"
+
+
+@contextmanager
+def lean_predictions(linker: Linker) -> Iterator[dict[str, str] | None]:
+    """Predictions without both records' values beside every pair, while inside the block.
+
+    Carrying them makes each slice about an eighth slower, and nothing here reads them. But Splink leaves
+    the ``gamma_`` columns out too whenever it leaves out the values (splink#760), and the stored levels
+    and the hold-back patterns need the gammas. Each comparison's gamma is recovered from its ``mw_``
+    column instead: Splink writes each level's weight as the same literal every time, so a CASE on it is
+    exact as long as no two levels of a comparison share a weight. Yields those expressions, or None (and
+    leaves the values in) for a model where two levels do share one."""
+    settings_obj = linker._settings_obj  # Splink's own level weights: the same floats its SQL holds
+    gammas: dict[str, str] = {}
+    for comp in settings_obj.comparisons:
+        weights = [(cl._match_weight, cl.comparison_vector_value) for cl in comp.comparison_levels]
+        if any(w is None or not math.isfinite(w) for w, _ in weights) or len({w for w, _ in weights}) < len(weights):
+            yield None
+            return
+        cases = " ".join(f"WHEN cast({w!r} as float8) THEN {g}" for w, g in weights)
+        gammas[comp.output_column_name] = f"(CASE mw_{comp.output_column_name} {cases} END)"
+    saved = settings_obj._retain_matching_columns
+    settings_obj._retain_matching_columns = False
+    try:
+        yield gammas
+    finally:
+        settings_obj._retain_matching_columns = saved
 
 
 def level_label(comp: dict[str, Any], gamma: int) -> str:
@@ -81,22 +111,23 @@ def _gammas(comp: dict[str, Any], labels: tuple[str, ...]) -> list[int]:
     return sorted(known[label] for label in labels)
 
 
-def held_back_sql(settings: dict[str, Any]) -> str:
-    """A SQL expression over a prediction's gamma columns naming the relatives pattern
-    (:data:`model.HOLD_BACK`) a pair fits, else NULL."""
+def held_back_sql(settings: dict[str, Any], gammas: dict[str, str] | None = None) -> str:
+    """A SQL expression over a prediction's gammas (``gammas``' expressions, else the ``gamma_`` columns)
+    naming the relatives pattern (:data:`model.HOLD_BACK`) a pair fits, else NULL."""
     comps = {c["output_column_name"]: c for c in settings["comparisons"]}
     cases = []
     for reason, pattern in model.HOLD_BACK:
-        tests = " AND ".join(f"gamma_{name} IN ({', '.join(str(g) for g in _gammas(comps[name], labels))})"
+        tests = " AND ".join(f"{gammas[name] if gammas else f'gamma_{name}'} IN "
+                             f"({', '.join(str(g) for g in _gammas(comps[name], labels))})"
                              for name, labels in pattern.items())
         cases.append(f"WHEN {tests} THEN {reason!r}")
     return f"CASE {' '.join(cases)} END"
 
 
-def _pairs_sql(settings: dict[str, Any], predictions: str) -> str:
+def _pairs_sql(settings: dict[str, Any], predictions: str, gammas: dict[str, str] | None) -> str:
     return f"""SELECT least(unique_id_l, unique_id_r) AS unique_id_l, greatest(unique_id_l, unique_id_r) AS unique_id_r,
-                      match_probability, match_weight, {levels_sql(settings)} AS levels,
-                      {held_back_sql(settings)} AS held_back
+                      match_probability, match_weight, {levels_sql(settings, gammas)} AS levels,
+                      {held_back_sql(settings, gammas)} AS held_back
                FROM {predictions}"""
 
 
@@ -109,11 +140,12 @@ def score_all(con: Any, linker: Linker, out_table: str, records: int) -> int:
     settings = linker.misc.save_model_to_json()
     con.execute(f"CREATE TABLE {out_table} ({PAIRS_COLUMNS})")
     slices = max(1, math.ceil(records / SLICE_RECORDS))
-    for i in range(1, slices + 1):
-        pred = linker.inference.predict_chunk(left_chunk=(i, slices), threshold_match_probability=KEEP_ABOVE,
-                                              warning_mode="never")
-        con.execute(f"INSERT INTO {out_table} {_pairs_sql(settings, pred.physical_name)}")
-        pred.drop_table_from_database_and_remove_from_cache()
+    with lean_predictions(linker) as gammas:
+        for i in range(1, slices + 1):
+            pred = linker.inference.predict_chunk(left_chunk=(i, slices), threshold_match_probability=KEEP_ABOVE,
+                                                  warning_mode="never")
+            con.execute(f"INSERT INTO {out_table} {_pairs_sql(settings, pred.physical_name, gammas)}")
+            pred.drop_table_from_database_and_remove_from_cache()
     return int(con.execute(f"SELECT count(*) FROM {out_table}").fetchone()[0])
 
 
@@ -143,14 +175,16 @@ def score_changes(con: Any, warehouse: Warehouse, linker: Linker, db_api: DuckDB
     if changed == 0:
         return 0
     affected = db_api.register("jl_affected")
-    predictions = [linker.inference.predict_within(affected, threshold_match_probability=KEEP_ABOVE,
-                                                   warning_mode="never")]
-    if con.execute("SELECT count(*) FROM jl_stable").fetchone()[0]:
-        stable = db_api.register("jl_stable")
-        predictions.append(linker.inference.predict_between(stable, affected, threshold_match_probability=KEEP_ABOVE,
-                                                            warning_mode="never"))
-    for pred in predictions:
-        con.execute(f"INSERT INTO {out_table} {_pairs_sql(settings, pred.physical_name)}")
-        pred.drop_table_from_database_and_remove_from_cache()
+    with lean_predictions(linker) as gammas:
+        predictions = [linker.inference.predict_within(affected, threshold_match_probability=KEEP_ABOVE,
+                                                       warning_mode="never")]
+        if con.execute("SELECT count(*) FROM jl_stable").fetchone()[0]:
+            stable = db_api.register("jl_stable")
+            predictions.append(linker.inference.predict_between(stable, affected,
+                                                                threshold_match_probability=KEEP_ABOVE,
+                                                                warning_mode="never"))
+        for pred in predictions:
+            con.execute(f"INSERT INTO {out_table} {_pairs_sql(settings, pred.physical_name, gammas)}")
+            pred.drop_table_from_database_and_remove_from_cache()
     return int(con.execute(f"SELECT count(*) FROM {out_table}").fetchone()[0])
 
