@@ -371,6 +371,19 @@ class ComplementarySolver:
         self.stats.master_seconds += time.perf_counter() - t0
         return res
 
+    def meet(self, cols: np.ndarray, coef: np.ndarray, rhs: float, x: np.ndarray) -> bool:
+        """Grow the pattern ``x`` (in place) until the cut sum coef_j x_j >= rhs holds, hiding the cells of
+        most capacity per unit of cost first; False if the cells it may hide cannot meet it."""
+        have = float(coef[x[cols]].sum())
+        free = (~x[cols]) & (~self.keep[cols]) & (coef > 0)
+        order = np.argsort(-coef[free] / self.weights[cols[free]], kind="stable")
+        for j, cj in zip(cols[free][order], coef[free][order], strict=True):
+            if have >= rhs:
+                break
+            x[j] = True
+            have += cj
+        return have >= rhs
+
     def repair(self, x: np.ndarray, rows: sparse.csr_matrix, rhs: np.ndarray, cuts: Cuts,
                deadline: float) -> np.ndarray | None:
         """A safe pattern grown from x: satisfy each violated cut with the cells of most capacity per unit of
@@ -379,19 +392,8 @@ class ComplementarySolver:
         x = x.copy()
         while rows.shape[0]:
             for i in range(rows.shape[0]):
-                cols = rows.indices[rows.indptr[i]:rows.indptr[i + 1]]
-                coef = rows.data[rows.indptr[i]:rows.indptr[i + 1]]
-                have = float(coef[x[cols]].sum())
-                if have >= rhs[i]:
-                    continue
-                free = (~x[cols]) & (~self.keep[cols]) & (coef > 0)
-                order = np.argsort(-coef[free] / self.weights[cols[free]], kind="stable")
-                for j, cj in zip(cols[free][order], coef[free][order], strict=True):
-                    x[j] = True
-                    have += cj
-                    if have >= rhs[i]:
-                        break
-                if have < rhs[i]:
+                if not self.meet(rows.indices[rows.indptr[i]:rows.indptr[i + 1]],
+                                 rows.data[rows.indptr[i]:rows.indptr[i + 1]], float(rhs[i]), x):
                     return None
             if time.perf_counter() > deadline:
                 return None

@@ -171,7 +171,9 @@ class ModularSolver:
                 found.append((hit, z))
                 continue
             cut = solver.cut_rows(sparse.csr_matrix(g.reshape(1, -1)), np.array([need]))
-            self._meet(cut.indices, cut.data, need, hidden, int(checks.cell[k]))
+            if not solver.meet(cut.indices, cut.data, need - 1e-6, hidden):
+                raise SuppressionError(f"no pattern protects {self.table.describe(int(checks.cell[k]))}: too "
+                                       f"many cells must stay published")
             queue.append(k)
         found = [(ks, z) for ks, z in found if ks.size]
         if not found:
@@ -182,20 +184,6 @@ class ModularSolver:
         proven = proven.copy()
         proven[ks] = True
         return _replace_rows(rows, ks, witnesses[which]), proven, solves
-
-    def _meet(self, cols: np.ndarray, coef: np.ndarray, need: float, hidden: np.ndarray, cell: int) -> None:
-        """Hide the cells of most capacity per unit of cost until the cut sum coef_j x_j >= need holds."""
-        have = float(coef[hidden[cols]].sum())
-        free = ~hidden[cols] & ~self.keep[cols]
-        order = np.argsort(-coef[free] / self.weights[cols[free]], kind="stable")
-        for j, c in zip(cols[free][order], coef[free][order], strict=True):
-            if have >= need - 1e-6:
-                return
-            hidden[j] = True
-            have += c
-        if have < need - 1e-6:
-            raise SuppressionError(f"no pattern protects {self.table.describe(cell)}: too many cells must stay "
-                                   f"published")
 
 
 def _replace_rows(rows: sparse.csr_matrix, ks: np.ndarray, new: sparse.csr_matrix) -> sparse.csr_matrix:
