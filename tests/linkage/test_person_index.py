@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from justicelab.ingest import ingest_file, load_mapping
-from justicelab.linkage import LinkageError, decide, evaluate, explain, link_run, list_reviews, person_records, status
+from justicelab.linkage import LinkageError, decide, evaluate, explain, link_run, list_reviews, status
 from justicelab.linkage.model import HOLD_BACK
 from justicelab.linkage.review import show_review
 from justicelab.linkage.store import DECISIONS, HISTORY, PAIRS, PERSON_INDEX
@@ -180,7 +180,7 @@ def test_lean_predictions_store_the_same_links_levels_and_reviews(wh, monkeypatc
 
     monkeypatch.setattr(scoring, "lean_predictions", full)
     link_run(wh, reuse_model=True)
-    assert len(lean_pairs) > 100 and any(row[3].count("|") >= 10 for row in lean_pairs)
+    assert len(lean_pairs) > 100 and any((row[3] or "").count("|") >= 10 for row in lean_pairs)
     assert lean_pairs == stored(PAIRS, pairs)
     assert {r[4] for r in lean_reviews if r[4]}  # some pairs held back as possible relatives, with the reason
     assert lean_reviews <= set(wh.execute(f"SELECT {reviews} FROM {REVIEWS}"))
@@ -198,17 +198,11 @@ def test_explanation_adds_up_to_the_match_weight(wh):
         explain(wh, a, "nowhere:1")
 
 
-def test_status_and_person_show(wh):
+def test_status(wh):
     s = status(wh)
     assert {"run", "persons by size", "reviews", "model"} <= set(s)
     assert sum(r["persons"] for r in s["persons by size"]) == wh.scalar(
         f"SELECT count(DISTINCT person_id) FROM {PERSON_INDEX}")
-    pid = wh.scalar(f"SELECT person_id FROM {PERSON_INDEX} GROUP BY person_id ORDER BY count(*) DESC LIMIT 1")
-    records = person_records(wh, pid)
-    assert len(records) == wh.count(PERSON_INDEX, f"person_id = '{pid}'")
-    assert {r["department"] for r in records} - {None}
-    with pytest.raises(LinkageError):
-        person_records(wh, "PER-nobody")
 
 
 def test_nothing_to_link_is_a_clear_error(tmp_path):

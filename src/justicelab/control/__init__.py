@@ -15,7 +15,16 @@ Public surface for the gate and the surfaces above it:
   ``consent``, ``retention``), and :class:`Level`.
 """
 
-from justicelab.control.access import AgreementTerms, GrantCheck, GrantInfo, Refusal, principals_of, valid_grants
+from justicelab.control.access import (
+    AgreementTerms,
+    GrantCheck,
+    GrantInfo,
+    Principal,
+    Refusal,
+    find_principal,
+    principals_of,
+    valid_grants,
+)
 from justicelab.control.accounts import acting_user, authenticate, verify_token
 from justicelab.control.audit import entries, query_fingerprint, record, record_denial, record_read, verify
 from justicelab.control.chain import Entry, Verdict
@@ -38,6 +47,7 @@ __all__ = [
     "GrantInfo",
     "Level",
     "NotPermitted",
+    "Principal",
     "Refusal",
     "RowRule",
     "Verdict",
@@ -45,6 +55,7 @@ __all__ = [
     "authenticate",
     "consented_persons",
     "entries",
+    "find_principal",
     "has_consent",
     "open_control",
     "open_workspace_control",

@@ -12,14 +12,23 @@ import datetime as dt
 import functools
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, or_, select
+from sqlalchemy import CompoundSelect, Select, and_, bindparam, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from justicelab.control.accounts import get_user
 from justicelab.control.datasets import entity_of, get_dataset
+from justicelab.control.errors import ControlError
 from justicelab.control.grants import same_purpose
 from justicelab.control.levels import Level
-from justicelab.control.models import Agreement, AgreementDataset, Dataset, Grant, User
+from justicelab.control.models import (
+    Agreement,
+    AgreementDataset,
+    Dataset,
+    Department,
+    Grant,
+    Membership,
+    User,
+    UserRole,
+)
 from justicelab.control.periods import as_utc, utcnow
 from justicelab.control.rules import RowRule
 from justicelab.standard import Standard
@@ -101,7 +110,39 @@ class GrantCheck:
                 f"{', '.join(p for p in self.principals if not p.startswith('user:')) or 'any role or department'})")
 
 
-def principals_of(user: User) -> tuple[str, ...]:
+@dataclasses.dataclass(frozen=True)
+class Principal:
+    """What a permission check needs of a user: name, whether disabled, roles and departments."""
+
+    username: str
+    disabled_at: dt.datetime | None
+    roles: tuple[str, ...]
+    department_codes: tuple[str, ...]
+
+
+@functools.cache
+def _principal_query() -> CompoundSelect:
+    name = bindparam("username")
+    return union_all(  # one round trip: a check by name costs no more than one with the user in hand
+        select(literal("user"), User.username, User.disabled_at).where(User.username == name),
+        select(literal("role"), UserRole.role, literal(None)).join(User, User.id == UserRole.user_id)
+        .where(User.username == name),
+        select(literal("department"), Department.code, literal(None))
+        .join(Membership, Membership.department_id == Department.id)
+        .join(User, User.id == Membership.user_id).where(User.username == name))
+
+
+def find_principal(session: Session, username: str) -> Principal | None:
+    """The user named ``username`` as a :class:`Principal` (None if there is no such user), in one query."""
+    rows = session.execute(_principal_query(), {"username": username}).all()
+    user = [r for r in rows if r[0] == "user"]
+    if not user:
+        return None
+    return Principal(username, user[0][2], tuple(sorted(r[1] for r in rows if r[0] == "role")),
+                     tuple(sorted(r[1] for r in rows if r[0] == "department")))
+
+
+def principals_of(user: User | Principal) -> tuple[str, ...]:
     """Everything a grant may be addressed to that includes ``user``."""
     return (f"user:{user.username}", *(f"role:{r}" for r in user.roles),
             *(f"department:{d}" for d in user.department_codes))
@@ -178,8 +219,8 @@ def _reasons(row: Any, info: GrantInfo, dataset: str, purpose: str, day: dt.date
     return reasons
 
 
-def valid_grants(session: Session, user: User | str, dataset: str, purpose: str, at: dt.datetime | None = None,
-                 *, standard: Standard | None = None) -> GrantCheck:
+def valid_grants(session: Session, user: User | Principal | str, dataset: str, purpose: str,
+                 at: dt.datetime | None = None, *, standard: Standard | None = None) -> GrantCheck:
     """The grants through which ``user`` may read ``dataset`` for ``purpose`` at time ``at`` (default now),
     each with its agreement's terms, and every other grant addressed to the user with why it does not apply
     (revoked, expired, not yet valid, agreement ended or not started, dataset no longer covered, purpose not
@@ -187,7 +228,9 @@ def valid_grants(session: Session, user: User | str, dataset: str, purpose: str,
     grants."""
     at = as_utc(at) if at else utcnow()
     day = at.date()
-    person = get_user(session, user) if isinstance(user, str) else user
+    person = find_principal(session, user) if isinstance(user, str) else user
+    if person is None:
+        raise ControlError(f"no user {user!r}")
     dataset_id = session.scalar(select(Dataset.id).where(Dataset.name == dataset))
     if dataset_id is None:
         get_dataset(session, dataset)  # raises, naming the registered datasets

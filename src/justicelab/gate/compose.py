@@ -32,10 +32,18 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from justicelab.control import GrantCheck, GrantInfo, Level, RowRule, consented_persons, valid_grants
+from justicelab.control import (
+    GrantCheck,
+    GrantInfo,
+    Level,
+    Principal,
+    RowRule,
+    consented_persons,
+    find_principal,
+    valid_grants,
+)
 from justicelab.control.errors import ControlError
 from justicelab.control.models import User
 from justicelab.control.periods import as_utc, utcnow
@@ -144,7 +152,7 @@ def compose(session: Session, user: User | str, dataset: str, purpose: str, at: 
     at = as_utc(at) if at else utcnow()
     entity = standard.entity(dataset)
     name = user.username if isinstance(user, User) else user
-    person = user if isinstance(user, User) else session.scalar(select(User).where(User.username == name))
+    person: User | Principal | None = user if isinstance(user, User) else find_principal(session, name)
     if person is None:
         return Composition(name, dataset, purpose, at, grantee_of(name), None, (),
                            f"no user {name!r} (users are never deleted; this name was never added)")

@@ -1,14 +1,14 @@
 """The person index: probabilistic linkage of every person-bearing record on Splink.
 
 Public surface: :func:`link_run`, :func:`evaluate`, :func:`explain`, :func:`status`,
-:func:`person_records`, the review functions, and :class:`LinkageError`.
+the review functions, and :class:`LinkageError`.
 """
 
 from justicelab.linkage.evaluate import evaluate
 from justicelab.linkage.explain import explain
 from justicelab.linkage.review import decide, list_reviews, show_review
 from justicelab.linkage.run import RunSummary, link_run
-from justicelab.linkage.status import person_records, status
+from justicelab.linkage.status import status
 from justicelab.linkage.store import LinkageError
 
 __all__ = [
@@ -19,7 +19,6 @@ __all__ = [
     "explain",
     "link_run",
     "list_reviews",
-    "person_records",
     "show_review",
     "status",
 ]

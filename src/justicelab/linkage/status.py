@@ -5,11 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import ibis
-
 from justicelab.linkage import store
 from justicelab.linkage.store import LinkageError
-from justicelab.warehouse import BATCHES, Warehouse
+from justicelab.warehouse import Warehouse
 
 SIZE_BANDS = ((1, "1 record"), (2, "2-5 records"), (6, "6-10 records"), (11, "11+ records"))
 
@@ -44,28 +42,3 @@ def status(warehouse: Warehouse) -> dict[str, list[dict[str, Any]]]:
                             "m": round(m, 4) if m else None, "u": round(u, 6) if u else None,
                             "match_weight": round(math.log2(m / u), 2) if m and u else None})
     return {"run": summary, "persons by size": clusters, "reviews": reviews, "model": weights}
-
-
-def person_records(warehouse: Warehouse, person_id: str) -> list[dict[str, Any]]:
-    """Every record linked to ``person_id``, with its department and the identity it was recorded under."""
-    if not warehouse.has_table(store.PERSON_INDEX):
-        raise LinkageError("no person index yet: run `justicelab link run`")
-    idx = warehouse.ibis.table(store.PERSON_INDEX)
-    mine = idx.filter(idx.person_id == person_id)
-    entities = [e for (e,) in warehouse.execute(
-        f"SELECT DISTINCT entity FROM \"{store.PERSON_INDEX}\" WHERE person_id = '{person_id.replace(chr(39), '')}'")]
-    if not entities:
-        raise LinkageError(f"no person {person_id!r} in the index")
-    departments = warehouse.ibis.table(BATCHES).select("source", "department").distinct()
-    parts = []
-    for entity in sorted(entities):
-        t = warehouse.ibis.table(entity)
-        j = mine.filter(mine.entity == entity).join(t, mine.record_id == t._record_id)
-        parts.append(j.select(
-            record_id=j.record_id, source=j.source, entity=j.entity,
-            first_name=j.first_name.cast("string"), last_name=j.last_name.cast("string"),
-            date_of_birth=j.date_of_birth.cast("date"), sex=j.sex.cast("string"),
-            address=j.address.cast("string")))
-    rows = ibis.union(*parts) if len(parts) > 1 else parts[0]
-    rows = rows.left_join(departments, "source").drop("source_right")
-    return [dict(r) for r in rows.order_by(["department", "record_id"]).to_pyarrow().to_pylist()]
