@@ -71,7 +71,7 @@ def seed(db: ControlDB, folder: Path) -> None:
         add_user(s, root, "rita", roles=["researcher"], departments=["police"])
         add_dataset(s, root, "ed_visit", "health")
         add_dataset(s, get_user(s, "sam"), "booking", "sheriff")
-        add_agreement(s, get_user(s, "alice"), write_agreement(folder))
+        add_agreement(s, root, write_agreement(folder))  # it covers health's and the sheriff's data
 
 
 def permission_rules(db: ControlDB) -> None:
@@ -173,7 +173,9 @@ def request_workflow(db: ControlDB, folder: Path) -> None:
             approve_request(s, sam, big.id)
         declined = decline_request(s, sam, big.id, "identified bookings are not shared")
         assert declined.status == "declined"
-        add_agreement(s, alice, write_agreement(folder, "dua", id="dua", purposes=["MDT case review"]))
+        with pytest.raises(NotPermitted, match="covers data of sheriff"):  # health's steward, not the sheriff's
+            add_agreement(s, alice, write_agreement(folder, "dua", id="dua", purposes=["MDT case review"]))
+        add_agreement(s, get_user(s, "root"), write_agreement(folder, "dua", id="dua", purposes=["MDT case review"]))
         again = request_access(s, bob, dataset="ed_visit", level="deidentified", purpose="MDT case review")
         with pytest.raises(ControlError, match=r"several agreements fit request #\d+ \(dsa, dua\)"):
             approve_request(s, alice, again.id)

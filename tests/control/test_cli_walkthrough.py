@@ -38,7 +38,9 @@ def bootstrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     run("dataset", "add", "ed_visit", "--owner", "health")
     run("dataset", "add", "booking", "--owner", "sheriff")
     write_agreement(root, "dsa")
-    run("agreement", "add", "dsa.yaml", "--as", "alice")
+    with pytest.raises(NotPermitted, match="alice may not store agreement dsa: it covers data of sheriff"):
+        run("agreement", "add", "dsa.yaml", "--as", "alice")  # health's steward cannot set the sheriff's terms
+    run("agreement", "add", "dsa.yaml")  # the admin (root) can
     return root
 
 
@@ -145,8 +147,8 @@ def test_agreement_file_errors_name_file_line_and_key(tmp_path, monkeypatch):
     with pytest.raises(AgreementError, match=r"parties\[0\]: no department 'police'"):
         run("agreement", "add", str(EXAMPLE), "--as", "root")
     with pytest.raises(ControlError, match=r"already exists .* pass --replace"):
-        run("agreement", "add", "dsa.yaml", "--as", "alice")
-    assert "version 2" in run("agreement", "add", "dsa.yaml", "--replace", "--as", "alice").stdout
+        run("agreement", "add", "dsa.yaml", "--as", "root")
+    assert "version 2" in run("agreement", "add", "dsa.yaml", "--replace", "--as", "root").stdout
 
 
 def test_dataset_sync_registers_the_sources_departments(tmp_path, monkeypatch):

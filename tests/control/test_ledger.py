@@ -11,10 +11,19 @@ import sqlite3
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 
 from justicelab.control import AuthenticationError, audit, verify_token
-from justicelab.control.accounts import MAX_FAILURES, authenticate, create_token, get_user, revoke_token
+from justicelab.control.accounts import (
+    MAX_FAILURES,
+    authenticate,
+    create_token,
+    get_user,
+    revoke_token,
+    set_password,
+)
 from justicelab.control.chain import GENESIS, Entry, make_entry, verify_chain
+from justicelab.control.models import AuditEntry
 from tests.cli.test_cli import run
 from tests.control.test_cli_walkthrough import bootstrap
 
@@ -125,8 +134,6 @@ def test_audit_verify_names_the_first_broken_entry_in_sqlite(workspace_template,
 
 def test_logins_are_recorded_and_rate_limited(seeded):
     with seeded.session() as s:
-        from justicelab.control.accounts import set_password
-
         set_password(s, get_user(s, "bob"), "bob", "correct horse battery")
     now = dt.datetime.now(dt.UTC)
     with seeded.session() as s:
@@ -163,3 +170,35 @@ def test_tokens_expire_and_revoke_with_reasons_in_the_ledger(seeded):
         assert failed == [f"token {row.token_id} expired", f"token {row.token_id} revoked",
                           f"unknown token {row.token_id}"]
         assert all(token not in e.details for e in audit.entries(s))
+
+
+def test_refused_tokens_do_not_count_towards_the_password_lockout(seeded):
+    with seeded.session() as s:
+        set_password(s, get_user(s, "bob"), "bob", "correct horse battery")
+        row, token = create_token(s, get_user(s, "bob"), "bob", None)
+        revoke_token(s, get_user(s, "bob"), row.token_id)
+    for _ in range(MAX_FAILURES + 2):  # a script still using the revoked token
+        with seeded.session() as s, pytest.raises(AuthenticationError, match="was revoked"):
+            verify_token(s, token)
+    for k in range(MAX_FAILURES - 1):
+        with seeded.session() as s, pytest.raises(AuthenticationError, match="wrong user name or password"):
+            authenticate(s, "bob", f"guess {k}")
+    with seeded.session() as s:
+        assert authenticate(s, "bob", "correct horse battery").username == "bob"
+
+
+def test_changing_your_own_password_needs_the_current_one_and_respects_the_lockout(seeded):
+    with seeded.session() as s:
+        set_password(s, get_user(s, "bob"), "bob", "correct horse battery")  # no password yet: none to give
+    with seeded.session() as s, pytest.raises(AuthenticationError, match="needs the current one"):
+        set_password(s, get_user(s, "bob"), "bob", "a new password 1")
+    with seeded.session() as s, pytest.raises(AuthenticationError, match="wrong user name or password"):
+        set_password(s, get_user(s, "bob"), "bob", "a new password 1", current="not it at all")
+    for k in range(MAX_FAILURES):
+        with seeded.session() as s, pytest.raises(AuthenticationError):
+            authenticate(s, "bob", f"guess {k}")
+    with seeded.session() as s, pytest.raises(AuthenticationError, match="too many failed logins"):
+        set_password(s, get_user(s, "bob"), "bob", "a new password 1", current="correct horse battery")
+    with seeded.session() as s:  # an admin may still reset it
+        set_password(s, get_user(s, "root"), "bob", "reset by root 1")
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "user.password")) == 2

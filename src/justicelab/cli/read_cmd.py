@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import typer
 
-from justicelab.cli.control_cmd import AsOption, acting, moment, split_fields
+from justicelab.cli.control_cmd import AsOption, acting, split_fields
 from justicelab.cli.output import Format, FormatOption, emit, err_console
 from justicelab.control import ControlDB, open_workspace_control
 from justicelab.gate import read as gate_read
@@ -66,8 +66,6 @@ def read_dataset(
     purpose: str = PurposeOption,
     fields: str = typer.Option(None, "--fields", help="Comma-separated columns to read (default: all you may see)."),
     limit: int = typer.Option(None, "--limit", help="At most this many rows."),
-    at: str = typer.Option(None, "--at", help="Read as the grants stood at this time (YYYY-MM-DD[THH:MM]); "
-                           "default now."),
     out: Path = typer.Option(None, "--out", "-o", help="Write the rows to this file instead of the terminal."),
     as_user: str = AsOption,
     fmt: Format = FormatOption,
@@ -80,7 +78,7 @@ def read_dataset(
     """
     with gated(as_user) as g:
         result = gate_read(g.warehouse, g.control, g.workspace, g.user, dataset, purpose,
-                           at=moment(at, "--at"), fields=split_fields(fields), limit=limit)
+                           fields=split_fields(fields), limit=limit)
     emit_to(result.table, fmt, out, f"{dataset} for {g.user} ({purpose})")
     levels = result.levels()
     summary = ", ".join(f"{lv.value}: {sum(1 for v in levels.values() if v is lv)}" for lv in

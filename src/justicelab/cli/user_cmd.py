@@ -19,12 +19,16 @@ app = typer.Typer(help="Users: members of departments with roles (" + ", ".join(
 PasswordStdin = typer.Option(False, "--password-stdin", help="Read the password from standard input (scripts).")
 
 
+def _line(what: str) -> str:
+    value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        raise ControlError(f"--password-stdin: no {what} on standard input")
+    return value
+
+
 def _password(from_stdin: bool) -> str:
     if from_stdin:
-        value = sys.stdin.readline().rstrip("\r\n")
-        if not value:
-            raise ControlError("--password-stdin: no password on standard input")
-        return value
+        return _line("password")
     return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
@@ -86,11 +90,18 @@ def disable(username: str, reason: str = typer.Option(..., "--reason", help="Why
 
 @app.command("password")
 def password(username: str, password_stdin: bool = PasswordStdin, as_user: str = AsOption) -> None:
-    """Change a password (the user themself or an admin).
+    """Change a password: your own (asks for the current one first; with --password-stdin, the current one on
+    the first line and the new one on the second) or, as an admin, another user's.
 
     Example: justicelab user password alice --as alice
     """
+    with acting(as_user) as (session, actor):
+        own = actor.username == username and get_user(session, username).password_hash is not None
+    current = None
+    if own:
+        current = (_line("current password") if password_stdin
+                   else str(typer.prompt("Current password", hide_input=True)))
     new = _password(password_stdin)
     with acting(as_user) as (session, actor):
-        set_password(session, actor, username, new)
+        set_password(session, actor, username, new, current=current)
     console.print(f"Changed the password of [bold]{username}[/]")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 import secrets
 from collections.abc import Iterable
@@ -122,12 +123,19 @@ def add_user(session: Session, actor: User | None, username: str, *, roles: Iter
     return user
 
 
-def set_password(session: Session, actor: User, username: str, password: str) -> None:
-    """Change a password: the user themself or an admin."""
+def set_password(session: Session, actor: User, username: str, password: str, *,
+                 current: str | None = None) -> None:
+    """Change a password: an admin resetting another user's, or the user themself, who must give the current
+    one (checked like a login: rate-limited and recorded) when they have one, so that whoever holds a
+    session or token cannot take the account over, nor slip past a lockout."""
     user = get_user(session, username)
     if actor.id != user.id:
         require_admin(actor, f"change {username}'s password")
     require_active(actor)
+    if actor.id == user.id and user.password_hash is not None:
+        if current is None:
+            raise AuthenticationError(f"changing your own password needs the current one ({username})")
+        authenticate(session, username, current)
     _check_password(password)
     user.password_hash = _hasher.hash(password)
     audit.record(session, actor, "user.password", f"user:{username}")
@@ -157,9 +165,13 @@ def _fail(session: Session, who: str, method: str, reason: str, message: str) ->
 
 
 def _recent_failures(session: Session, username: str, now: dt.datetime) -> list[dt.datetime]:
-    return list(session.scalars(
-        select(AuditEntry.at).where(AuditEntry.actor == username, AuditEntry.action == "login.failed",
-                                    AuditEntry.at > now - FAILURE_WINDOW).order_by(AuditEntry.at)))
+    """When the user's password was refused within the window (refused tokens do not count: a token is not
+    guessed, and a revoked one left in a script must not lock its owner out)."""
+    rows = session.execute(
+        select(AuditEntry.at, AuditEntry.details).where(
+            AuditEntry.actor == username, AuditEntry.action == "login.failed",
+            AuditEntry.at > now - FAILURE_WINDOW).order_by(AuditEntry.at))
+    return [at for at, details in rows if json.loads(details or "{}").get("method") == "password"]
 
 
 def authenticate(session: Session, username: str, password: str, at: dt.datetime | None = None) -> User:

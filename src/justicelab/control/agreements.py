@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -201,10 +201,31 @@ def _check_terms(doc: AgreementDocument, standard: Standard) -> list[tuple[Loc, 
     return problems
 
 
+def _require_owners(actor: User, code: str, parties: Iterable[str], datasets: Iterable[Dataset],
+                    existing: Agreement | None) -> None:
+    """Departments determine the terms of what they share: only a steward of every department whose datasets
+    the agreement covers (now, or in the version it replaces) may store it, or an admin. Otherwise a steward
+    of one party could, say, put another party's records under a shorter retention period."""
+    if is_admin(actor):
+        return
+    owners = {d.owner.code for d in datasets}
+    if existing is not None:
+        owners |= {c.dataset.owner.code for c in existing.coverage}
+    if not owners and any(is_steward_of(actor, p) for p in parties):
+        return
+    foreign = sorted(o for o in owners if not is_steward_of(actor, o))
+    if foreign or not owners:
+        whose = f"it covers data of {', '.join(foreign)}" if foreign else "it covers no data of theirs"
+        raise NotPermitted(f"{actor.username} may not store agreement {code}: {whose}; only a steward of every "
+                           f"department whose data it covers ({', '.join(sorted(owners)) or ', '.join(parties)}) "
+                           "or an admin may")
+
+
 def add_agreement(session: Session, actor: User, path: Path, *, replace: bool = False,
                   standard: Standard | None = None) -> Agreement:
     """Store an agreement file: its parties must be departments, its datasets registered and owned by a
-    party. An admin or a steward of a party may add it; ``replace`` stores a new version of the same id."""
+    party. An admin, or a steward of every department whose datasets it covers, may add it; ``replace``
+    stores a new version of the same id."""
     require_active(actor)
     parsed = read_agreement(path, standard)
     doc = parsed.document
@@ -226,10 +247,8 @@ def add_agreement(session: Session, actor: User, path: Path, *, replace: bool = 
             datasets[cov.dataset] = ds
     if problems:
         raise parsed.error(problems)
-    if not (is_admin(actor) or any(is_steward_of(actor, p) for p in doc.parties)):
-        raise NotPermitted(f"{actor.username} may not add agreement {parsed.code}: only an admin or a steward of "
-                           f"a party ({', '.join(doc.parties)}) may")
     existing = session.scalar(select(Agreement).where(Agreement.code == parsed.code))
+    _require_owners(actor, parsed.code, doc.parties, datasets.values(), existing)
     if existing is not None and not replace:
         raise ControlError(f"{path}: agreement {parsed.code} already exists (version {existing.version}); "
                            "pass --replace to store this document as its new version")

@@ -78,8 +78,10 @@ def read(warehouse: Warehouse, control_db: ControlDB, workspace: Workspace | Pat
          limit: int | None = None, where: Predicate | None = None, at_least: Level | None = None,
          standard: Standard | None = None, generaliser: Generaliser | None = None, secret: GateSecret | None = None,
          policy: DeidentificationPolicy | None = None, cache: bool = True) -> GateResult:
-    """Read ``dataset``'s rows that ``user`` may see for ``purpose`` (at ``at``, default now), each column at
-    its level; one ledger entry either way. Raises :class:`AccessDenied` (recorded) when nothing may be read.
+    """Read ``dataset``'s rows that ``user`` may see for ``purpose``, each column at its level; one ledger
+    entry either way. ``at`` (default now) decides which grants and consents hold; the rows are always the
+    warehouse's current ones, so no surface lets a reader choose it (tests and replays pass it). Raises
+    :class:`AccessDenied` (recorded) when nothing may be read.
 
     ``fields`` asks for some columns only (each must be shown somewhere, else the read is denied);
     ``limit`` caps the rows; ``where`` narrows the rows (see the module doc); ``at_least`` keeps only the
