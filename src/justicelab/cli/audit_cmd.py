@@ -7,14 +7,16 @@ import typer
 from justicelab.cli.control_cmd import AsOption, acting, control_session, moment
 from justicelab.cli.output import Format, FormatOption, console, emit, emit_mapping, err_console
 from justicelab.control.audit import entries, verify
-from justicelab.control.authz import require_any_role
 from justicelab.control.errors import ControlError
+from justicelab.control.visibility import visible_entries
 
 app = typer.Typer(help="The audit ledger: append-only, hash-chained.", no_args_is_help=True)
 
 
 @app.command("list")
 def list_cmd(user: str = typer.Option(None, "--user", help="Only entries by this user."),
+             about: str = typer.Option(None, "--about", help="Only entries about this user (grants to them, "
+                                       "decisions on their requests, their logins and tokens)."),
              action: str = typer.Option(None, "--action", help="Only this action and its sub-actions (read, "
                                         "grant, login, ...)."),
              target: str = typer.Option(None, "--target", help="Only this target, e.g. ed_visit or grant:3."),
@@ -22,14 +24,19 @@ def list_cmd(user: str = typer.Option(None, "--user", help="Only entries by this
              until: str = typer.Option(None, "--until", help="Before this date/time (UTC)."),
              limit: int = typer.Option(None, "--limit", help="Only the last N matching entries."),
              as_user: str = AsOption, fmt: Format = FormatOption) -> None:
-    """Ledger entries, oldest first (an admin or a steward).
+    """Ledger entries, oldest first: an admin sees all; a steward those that concern their departments
+    (done by or about their members, or about their datasets).
 
     Example: justicelab audit list --user bob --since 2026-01-01 --as root
     """
     with acting(as_user) as (session, actor):
-        require_any_role(actor, ("admin", "steward"), "read the audit ledger")
-        found = entries(session, actor=user, action=action, target=target, since=moment(since, "--since"),
-                        until=moment(until, "--until"), limit=limit)
+        if about is not None and target is not None:
+            raise ControlError("--about and --target: give one of them")
+        found = visible_entries(session, actor, entries(
+            session, actor=user, action=action, target=f"user:{about}" if about else target,
+            since=moment(since, "--since"), until=moment(until, "--until")))
+    if limit is not None:
+        found = found[-limit:] if limit > 0 else []
     rows = [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "target": e.target,
              "details": e.details if fmt is not Format.json else e.details_dict, "hash": e.hash} for e in found]
     emit(rows, fmt, "Audit ledger")

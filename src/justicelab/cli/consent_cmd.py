@@ -9,6 +9,7 @@ import typer
 from justicelab.cli.control_cmd import AsOption, acting, consent_row, day
 from justicelab.cli.output import Format, FormatOption, console, emit
 from justicelab.control.consent import list_consents, record_consent, revoke_consent
+from justicelab.control.visibility import visible_consents
 
 app = typer.Typer(help="Consent: a person's consent to a program (e.g. mdt) for one legal class (e.g. part2).",
                   no_args_is_help=True)
@@ -51,8 +52,9 @@ def revoke(person_id: str, program: str = typer.Option(..., "--program"),
 def list_cmd(person: str = typer.Option(None, "--person"), program: str = typer.Option(None, "--program"),
              current: bool = typer.Option(False, "--current", help="Only consents in force now."),
              as_user: str = AsOption, fmt: Format = FormatOption) -> None:
-    """Consent records. Example: justicelab consent list --program mdt --current --as carol"""
-    with acting(as_user) as (session, _):
-        rows = [consent_row(c) for c in list_consents(
-            session, person_id=person, program=program, current_at=dt.datetime.now(dt.UTC) if current else None)]
+    """Consent records: an admin sees all; others (who may record consent) see those their departments
+    recorded. Example: justicelab consent list --program mdt --current --as carol"""
+    with acting(as_user) as (session, actor):
+        rows = [consent_row(c) for c in visible_consents(session, actor, list_consents(
+            session, person_id=person, program=program, current_at=dt.datetime.now(dt.UTC) if current else None))]
     emit(rows, fmt, "Consents")

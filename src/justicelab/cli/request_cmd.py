@@ -13,7 +13,9 @@ from justicelab.control.access_requests import (
     list_requests,
     request_access,
 )
+from justicelab.control.errors import NotPermitted
 from justicelab.control.levels import Level
+from justicelab.control.visibility import may_see_request, visible_requests
 
 app = typer.Typer(help="Access requests: ask for access; a steward of the owning department decides.",
                   no_args_is_help=True)
@@ -39,18 +41,23 @@ def add(dataset: str = typer.Option(..., "--dataset"), level: Level = typer.Opti
 def list_cmd(status: str = typer.Option("pending", "--status", help="pending, approved, declined or all."),
              dataset: str = typer.Option(None, "--dataset"), as_user: str = AsOption,
              fmt: Format = FormatOption) -> None:
-    """Requests (pending ones by default). Example: justicelab request list --as alice"""
-    with acting(as_user) as (session, _):
-        rows = [request_row(r) for r in list_requests(session, status=None if status == "all" else status,
-                                                      dataset=dataset)]
+    """Requests (pending ones by default): yours, and those on your department's datasets if you are a
+    steward (an admin sees all). Example: justicelab request list --as alice"""
+    with acting(as_user) as (session, actor):
+        rows = [request_row(r) for r in visible_requests(actor, list_requests(
+            session, status=None if status == "all" else status, dataset=dataset))]
     emit(rows, fmt, "Access requests")
 
 
 @app.command("show")
 def show(request_id: int, as_user: str = AsOption, fmt: Format = FormatOption) -> None:
     """One request. Example: justicelab request show 7 --as alice"""
-    with acting(as_user) as (session, _):
-        row = request_row(get_request(session, request_id))
+    with acting(as_user) as (session, actor):
+        req = get_request(session, request_id)
+        if not may_see_request(actor, req):
+            raise NotPermitted(f"{actor.username} may not see request #{request_id}: only its requester, the "
+                               f"stewards of {req.dataset.owner.code} or an admin may")
+        row = request_row(req)
     emit_mapping(row, fmt, f"Request #{request_id}")
 
 

@@ -10,7 +10,9 @@ import typer
 from justicelab.cli.control_cmd import AsOption, acting
 from justicelab.cli.output import Format, FormatOption, console, emit, err_console
 from justicelab.control.accounts import create_token, list_tokens, revoke_token
+from justicelab.control.authz import require_admin
 from justicelab.control.periods import expiry
+from justicelab.control.visibility import visible_tokens
 
 app = typer.Typer(help="API tokens for scripts and the web API: shown once, stored as a hash.", no_args_is_help=True)
 
@@ -45,10 +47,12 @@ def list_cmd(username: str = typer.Argument(None, help="Only this user's tokens.
 
     Example: justicelab token list alice --as alice
     """
-    with acting(as_user) as (session, _):
+    with acting(as_user) as (session, actor):
+        if username is not None and username != actor.username:
+            require_admin(actor, f"list {username}'s tokens")
         rows = [{"token_id": t.token_id, "user": t.user.username, "label": t.label, "created": t.created_at,
                  "expires": t.expires_at, "revoked": t.revoked_at, "last_used": t.last_used_at}
-                for t in list_tokens(session, username)]
+                for t in visible_tokens(actor, list_tokens(session, username))]
     emit(rows, fmt, "API tokens")
 
 

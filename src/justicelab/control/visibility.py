@@ -1,0 +1,75 @@
+"""Who may see which control-plane records: consents, access requests, API tokens and ledger entries.
+
+These records say things about people (a Part 2 consent says a person is in substance-use treatment) and
+about other departments' work, so listing them follows the same idea as the data: departments see their
+own. An admin sees everything. Otherwise:
+
+* a consent is seen by colleagues of whoever recorded it (members of one of their departments) who hold a
+  role that may record consent: the department that obtained a consent keeps it;
+* an access request by its requester and by the stewards of the department that owns its dataset;
+* an API token by its owner;
+* a ledger entry by a steward when it concerns their department: done by one of its members, about one of
+  its members (a grant to them included), or about one of its datasets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from justicelab.control.authz import is_admin, is_steward_of, require_active, require_any_role
+from justicelab.control.chain import Entry
+from justicelab.control.consent import CONSENT_ROLES
+from justicelab.control.models import AccessRequest, ApiToken, Consent, Dataset, Department, Membership, User
+
+
+def colleagues(session: Session, user: User) -> frozenset[str]:
+    """The user names of everyone sharing a department with ``user`` (and ``user``)."""
+    rows = session.scalars(
+        select(User.username).join(Membership, Membership.user_id == User.id)
+        .join(Department, Department.id == Membership.department_id)
+        .where(Department.code.in_(user.department_codes)))
+    return frozenset(rows) | {user.username}
+
+
+def visible_consents(session: Session, actor: User, consents: Iterable[Consent]) -> list[Consent]:
+    require_any_role(actor, CONSENT_ROLES, "list consent records")
+    if is_admin(actor):
+        return list(consents)
+    mine = colleagues(session, actor)
+    return [c for c in consents if c.recorded_by in mine]
+
+
+def may_see_request(actor: User, request: AccessRequest) -> bool:
+    return is_admin(actor) or request.requester_id == actor.id or is_steward_of(actor, request.dataset.owner.code)
+
+
+def visible_requests(actor: User, requests: Iterable[AccessRequest]) -> list[AccessRequest]:
+    require_active(actor)
+    return [r for r in requests if may_see_request(actor, r)]
+
+
+def visible_tokens(actor: User, tokens: Iterable[ApiToken]) -> list[ApiToken]:
+    require_active(actor)
+    return [t for t in tokens if is_admin(actor) or t.user_id == actor.id]
+
+
+def visible_entries(session: Session, actor: User, entries: Iterable[Entry]) -> list[Entry]:
+    require_any_role(actor, ("admin", "steward"), "read the audit ledger")
+    if is_admin(actor):
+        return list(entries)
+    stewarded = [d for d in actor.department_codes if is_steward_of(actor, d)]
+    people = colleagues(session, actor) if stewarded else frozenset()
+    datasets = frozenset(session.scalars(
+        select(Dataset.name).join(Department, Department.id == Dataset.owner_id).where(Department.code.in_(stewarded))))
+
+    def concerns_us(e: Entry) -> bool:
+        if e.actor in people or e.target in datasets:
+            return True
+        about = [e.target, str(e.details_dict.get("principal"))]  # a grant names its grantee in its details
+        if any(a.startswith("user:") and a.removeprefix("user:") in people for a in about):
+            return True
+        return e.details_dict.get("dataset") in datasets
+    return [e for e in entries if concerns_us(e)]
