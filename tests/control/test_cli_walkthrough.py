@@ -207,11 +207,107 @@ def test_retention_removes_old_rows_and_records_it(tmp_path, monkeypatch):
     assert [(e["action"], e["target"]) for e in removals] == [
         ("retention.remove", "dataset:booking"), ("retention.remove", "dataset:ed_visit"),
         ("retention.run", "warehouse")]
-    assert removals[0]["details"] | {"cutoff": None} == {
-        "dataset": "booking", "agreement": "short", "event_field": "booking_datetime", "rows": 3, "cutoff": None}
+    assert removals[0]["details"] | {"cutoff": None, "copies": None} == {
+        "dataset": "booking", "agreement": "short", "event_field": "booking_datetime", "rows": 3, "cutoff": None,
+        "copies": None}
+    assert set(removals[0]["details"]["copies"].values()) == {0}  # never linked, never quarantined
     assert removals[0]["details"]["cutoff"] == plan["booking"]["cutoff"]
     import duckdb
 
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM booking").fetchone()[0] == 2
         assert con.execute("SELECT count(*) FROM ed_visit").fetchone()[0] == 3
+
+
+def _linkage_rows(con, removed: set[str]) -> dict[str, int]:
+    """Rows of each linkage table (and ingest_changes) naming a record of ``removed``."""
+    named = {"person_index": ("record_id",), "link_pairs": ("record_l", "record_r"),
+             "link_reviews": ("record_l", "record_r"), "link_decisions": ("record_l", "record_r"),
+             "ingest_changes": ("record_id",)}
+    return {t: sum(1 for row in con.execute(f"SELECT {', '.join(cols)} FROM {t}").fetchall() if set(row) & removed)
+            for t, cols in named.items()}
+
+
+def test_retention_removes_every_copy_of_a_removed_record(tmp_path, monkeypatch):
+    """Removed ED visits leave nothing behind: not in the person index, the links, the review queue, the
+    decisions, the field changes, nor (by event date or by the age of their delivery) the quarantine; kept
+    visits keep their links; a dry run removes nothing and reports the same counts the run and its ledger do."""
+    import duckdb
+
+    root = bootstrap(tmp_path, monkeypatch)
+    run("synth", "city", "data", "--people", "400", "--years", "3", "--seed", "5", "--register")
+    run("ingest", "--all")
+    run("link", "run")
+    wh_path = str(root / "warehouse.duckdb")
+    with duckdb.connect(wh_path) as con:
+        visits = dict(con.execute("SELECT _record_id, CAST(arrival_datetime AS DATE) FROM ed_visit").fetchall())
+        cutoff = sorted(visits.values())[len(visits) // 2]
+        removed = {r for r, day in visits.items() if day < cutoff}
+        kept = set(visits) - removed
+        old_one, new_one, new_two = sorted(removed)[0], *sorted(kept)[:2]
+        # a reviewer decision and a field change for a removed and for a kept record
+        con.execute(f"""INSERT INTO link_decisions (decision_id, record_l, record_r, decision) VALUES
+                        (1, '{old_one}', '{new_one}', 'cannot_link'), (2, '{new_one}', '{new_two}', 'cannot_link')""")
+        con.execute(f"""INSERT INTO ingest_changes (batch_id, entity, record_id, field, old_value) VALUES
+                        (9, 'ed_visit', '{old_one}', 'address', '1 A ST'), (9, 'ed_visit', '{new_one}', 'zip', '9')""")
+        # a quarantined row whose date cannot be read
+        con.execute("""INSERT INTO ingest_quarantine SELECT batch_id, source, entity, 9999,
+                       '{"ED_ARRIVAL_DTTM": "last tuesday", "PAT_LAST_NAME": "DOE"}', '[]'
+                       FROM ingest_quarantine WHERE entity = 'ed_visit' LIMIT 1""")
+        quarantined = {(row, json.loads(record)["ED_ARRIVAL_DTTM"]) for row, record in con.execute(
+            "SELECT source_row, record FROM ingest_quarantine WHERE entity = 'ed_visit'").fetchall()}
+        assert _linkage_rows(con, removed)["person_index"] == len(removed) and _linkage_rows(con, removed)[
+            "link_pairs"] > 0, "the test needs removed records that were linked"
+        kept_links = {p for p in con.execute("SELECT record_l, record_r FROM link_pairs").fetchall()
+                      if not set(p) & removed}
+        sizes = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in
+                 ("ed_visit", "person_index", "link_pairs", "link_reviews", "link_decisions", "ingest_changes",
+                  "ingest_quarantine")}
+    days = (dt.date.today() - cutoff).days
+    write_agreement(root, "short", id="short", retention=f"{days}d", datasets=[{"dataset": "ed_visit"}])
+    run("agreement", "add", "short.yaml", "--as", "root")
+
+    def retention(*extra: str) -> dict[str, dict[str, object]]:
+        out = json.loads(run("retention", "run", *extra, "--format", "json").stdout)
+        return {r["dataset"]: r for r in out}
+
+    planned = retention("--dry-run")["ed_visit"]
+    with duckdb.connect(wh_path, read_only=True) as con:
+        assert {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in sizes} == sizes  # nothing gone
+    done = retention()["ed_visit"]
+    assert planned | {"action": None} == done | {"action": None}
+    old_quarantine = {row for row, when in quarantined if when < cutoff.isoformat()}
+    assert done["rows"] == len(removed) and done["person_index"] == len(removed)
+    assert done["link_decisions"] == 1 and done["ingest_changes"] == 1
+    assert done["ingest_quarantine"] == len(old_quarantine) > 0
+    with duckdb.connect(wh_path, read_only=True) as con:
+        assert set(_linkage_rows(con, removed).values()) == {0}
+        after = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in sizes}
+        assert {t: sizes[t] - after[t] for t in sizes} == {
+            "ed_visit": len(removed), **{t: done[t] for t in sizes if t != "ed_visit"}}
+        assert {r for (r,) in con.execute("SELECT record_id FROM person_index WHERE entity = 'ed_visit'").fetchall()
+                } == kept
+        assert {p for p in con.execute("SELECT record_l, record_r FROM link_pairs").fetchall()} == kept_links
+        assert con.execute("SELECT count(*) FROM link_decisions").fetchone()[0] == 1
+        marked = "SELECT count(*) FROM person_index WHERE fingerprint = 'forgotten-neighbour'"
+        assert con.execute(marked).fetchone()[0] > 0  # records of persons that lost one: rescored next run
+        left = {row for (row,) in con.execute(
+            "SELECT source_row FROM ingest_quarantine WHERE entity = 'ed_visit'").fetchall()}
+        assert left == {row for row, _ in quarantined} - old_quarantine and 9999 in left  # unreadable: kept
+    entry = next(e for e in json.loads(run("audit", "list", "--action", "retention.remove", "--format",
+                                           "json").stdout) if e["target"] == "dataset:ed_visit")
+    assert entry["details"]["rows"] == len(removed)
+    assert entry["details"]["copies"] == {t: done[t] for t in entry["details"]["copies"]}
+    assert {"person_index", "link_pairs", "link_reviews", "ingest_quarantine"} <= set(entry["details"]["copies"])
+
+    run("link", "run", "--incremental")
+    with duckdb.connect(wh_path, read_only=True) as con:
+        assert con.execute(marked).fetchone()[0] == 0
+
+    # a delivery older than the cutoff holds no event after it: its quarantined rows go, readable or not
+    with duckdb.connect(wh_path) as con:
+        con.execute(f"""UPDATE ingest_batches SET started_at = TIMESTAMP '{cutoff - dt.timedelta(days=1)} 08:00'
+                        WHERE entity = 'ed_visit'""")
+    assert retention()["ed_visit"]["ingest_quarantine"] == len(left)
+    with duckdb.connect(wh_path, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM ingest_quarantine WHERE entity = 'ed_visit'").fetchone()[0] == 0
