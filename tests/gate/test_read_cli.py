@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from justicelab.control import AuthenticationError, NotPermitted, open_workspace_control
-from justicelab.control.accounts import create_token, get_user, revoke_token
+from justicelab.control.accounts import create_token, disable_user, get_user, revoke_token
 from justicelab.control.consent import record_consent
 from justicelab.control.periods import utcnow
 from justicelab.errors import AccessDenied
@@ -122,3 +122,17 @@ def test_expired_or_revoked_tokens_cannot_read(workspace, monkeypatch):
     failed = json.loads(run("audit", "list", "--action", "login.failed", "--as", "root", "--format", "json").stdout)
     assert [f["details"]["reason"] for f in failed] == [f"token {token_id} expired",
                                                         f"token {other.split('_')[1]} revoked"]
+
+
+def test_an_unknown_or_disabled_reader_is_refused_and_recorded(workspace):
+    db = open_workspace_control(Workspace.load(workspace))
+    with db.session() as s:
+        disable_user(s, get_user(s, "root"), "ray", "left the unit")
+    db.close()
+    with pytest.raises(AuthenticationError, match="no user 'ghost'"):
+        run("read", "citation", "--as", "ghost", "--purpose", "research", ok=False)
+    with pytest.raises(AuthenticationError, match="user ray is disabled"):
+        run("read", "citation", "--as", "ray", "--purpose", "research", ok=False)
+    failed = json.loads(run("audit", "list", "--action", "login.failed", "--as", "root", "--format", "json").stdout)
+    assert [(f["actor"], f["details"]["reason"]) for f in failed] == [("ghost", "unknown user"),
+                                                                      ("ray", "user disabled")]

@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, and_, bindparam, literal, or_, select, union_all
+from sqlalchemy import BindParameter, CompoundSelect, Select, and_, bindparam, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from justicelab.control.datasets import entity_of, get_dataset
@@ -122,7 +122,7 @@ class Principal:
 
 @functools.cache
 def _principal_query() -> CompoundSelect:
-    name = bindparam("username")
+    name: BindParameter[str] = bindparam("username")
     return union_all(  # one round trip: a check by name costs no more than one with the user in hand
         select(literal("user"), User.username, User.disabled_at).where(User.username == name),
         select(literal("role"), UserRole.role, literal(None)).join(User, User.id == UserRole.user_id)

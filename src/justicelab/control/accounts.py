@@ -296,6 +296,10 @@ def acting_user(session: Session, username: str | None, token: str | None = None
         return user
     if not username:
         raise NotPermitted("no acting user: pass --as USER or set JUSTICELAB_USER (or JUSTICELAB_TOKEN)")
-    user = get_user(session, username)
-    require_active(user)
-    return user
+    named = session.scalar(select(User).where(User.username == username))
+    if named is None:  # recorded like a refused token: every refusal to act is in the ledger
+        raise _fail(session, username, "name", "unknown user", f"no user {username!r}")
+    if named.disabled_at is not None:
+        raise _fail(session, username, "name", "user disabled",
+                    f"user {username} is disabled (since {named.disabled_at:%Y-%m-%d})")
+    return named
