@@ -180,6 +180,17 @@ def request_workflow(db: ControlDB, folder: Path) -> None:
         with pytest.raises(ControlError, match=r"several agreements fit request #\d+ \(dsa, dua\)"):
             approve_request(s, alice, again.id)
         assert approve_request(s, alice, again.id, agreement="dua")[1].agreement.code == "dua"
+        # approving less than was asked: some of the fields, only the rows of consenting persons
+        narrow = request_access(s, bob, dataset="ed_visit", level="identified", purpose="MDT case review",
+                                fields=["last_name", "date_of_birth"])
+        with pytest.raises(ControlError, match=r"did not ask for chief_complaint"):
+            approve_request(s, alice, narrow.id, agreement="dsa", fields=["last_name", "chief_complaint"])
+        _, narrowed = approve_request(s, alice, narrow.id, agreement="dsa", fields=["last_name"],
+                                      row_rule="consent: {program: mdt, scope: part2}")
+        assert narrowed.fields == ["last_name"] and narrowed.row_rule == {"consent": {"program": "mdt",
+                                                                                      "scope": "part2"}}
+        entry = audit.entries(s, action="request.approve")[-1].details_dict
+        assert entry["fields"] == ["last_name"] and entry["row_rule"] == narrowed.row_rule
 
 
 def consent_rules(db: ControlDB) -> None:

@@ -90,8 +90,9 @@ def test_the_walkthrough(tmp_path, monkeypatch):
     run("grant", "add", "--dataset", "ed_visit", "--to", "user:bob", "--level", "identified", "--agreement", "dsa",
         "--row-rule", "consent: {program: mdt, scope: part2}", "--purpose", "MDT case review", "--as", "alice")
 
-    assert "Request #1 filed" in run("request", "add", "--dataset", "ed_visit", "--level", "identified",
-                                     "--purpose", "MDT case review", "--as", "bob").stdout
+    filed = run("request", "add", "--dataset", "ed_visit", "--level", "identified", "--purpose", "MDT case review",
+                "--as", "bob")
+    assert "Request #1 filed; a steward of health (alice) will decide" in filed.stdout and not filed.stderr
     run("request", "add", "--dataset", "booking", "--level", "aggregate", "--purpose", "program evaluation",
         "--as", "bob")
     def pending(user: str) -> list[int]:
@@ -150,6 +151,23 @@ def test_agreement_file_errors_name_file_line_and_key(tmp_path, monkeypatch):
     with pytest.raises(ControlError, match=r"already exists .* pass --replace"):
         run("agreement", "add", "dsa.yaml", "--as", "root")
     assert "version 2" in run("agreement", "add", "dsa.yaml", "--replace", "--as", "root").stdout
+
+
+def test_a_steward_approves_less_than_was_asked_and_a_hopeless_request_says_so(tmp_path, monkeypatch):
+    bootstrap(tmp_path, monkeypatch)
+    tea = run("request", "add", "--dataset", "ed_visit", "--level", "identified", "--purpose", "tea party",
+              "--as", "bob")
+    assert "Request #1 filed" in tea.stdout
+    assert "cannot be approved yet (no agreement fits request #1: dsa does not list the purpose 'tea party')" \
+        in tea.stderr.replace("\n", " ")
+    run("request", "add", "--dataset", "ed_visit", "--level", "identified", "--purpose", "MDT case review",
+        "--fields", "last_name,date_of_birth", "--as", "bob")
+    approved = run("request", "approve", "2", "--fields", "last_name", "--row-rule",
+                   "consent: {program: mdt, scope: part2}", "--as", "alice").stdout
+    assert "rows: {'consent': {'program': 'mdt', 'scope': 'part2'}}, fields: last_name" in " ".join(approved.split())
+    (grant,) = json.loads(run("grant", "list", "--format", "json", "--as", "root").stdout)
+    text = json.dumps(grant)
+    assert "part2" in text and "last_name" in text and "date_of_birth" not in text
 
 
 def test_dataset_sync_registers_the_sources_departments(tmp_path, monkeypatch):

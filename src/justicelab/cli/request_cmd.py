@@ -5,13 +5,15 @@ from __future__ import annotations
 import typer
 
 from justicelab.cli.control_cmd import AsOption, acting, day, request_row, split_fields
-from justicelab.cli.output import Format, FormatOption, console, emit, emit_mapping
+from justicelab.cli.output import Format, FormatOption, console, emit, emit_mapping, err_console
 from justicelab.control.access_requests import (
     approve_request,
     decline_request,
     get_request,
     list_requests,
     request_access,
+    unapprovable,
+    who_decides,
 )
 from justicelab.control.errors import NotPermitted
 from justicelab.control.levels import Level
@@ -33,8 +35,11 @@ def add(dataset: str = typer.Option(..., "--dataset"), level: Level = typer.Opti
     with acting(as_user) as (session, actor):
         req = request_access(session, actor, dataset=dataset, level=level, purpose=purpose,
                              fields=split_fields(fields))
-        rid, owner = req.id, req.dataset.owner.code
-    console.print(f"Request [bold]#{rid}[/] filed; a steward of {owner} will decide")
+        rid, decides, problem = req.id, who_decides(session, req), unapprovable(session, req)
+    console.print(f"Request [bold]#{rid}[/] filed; {decides} will decide", highlight=False)
+    if problem:
+        err_console.print(f"note: as asked, it cannot be approved yet ({problem}); the steward may ask for "
+                          "the agreement to be amended, or decline it", highlight=False, markup=False)
 
 
 @app.command("list")
@@ -66,16 +71,22 @@ def approve(request_id: int,
             agreement: str = typer.Option(None, "--agreement", help="Grant under this agreement (default: the one "
                                           "in force that covers the dataset, level, fields and purpose)."),
             expires: str = typer.Option(None, "--expires", help="Last day (default: the agreement's end)."),
+            fields: str = typer.Option(None, "--fields", help="Grant only these of the fields asked for."),
+            row_rule: str = typer.Option(None, "--row-rule", help="Grant only the rows this rule admits, e.g. "
+                                         "'consent: {program: mdt, scope: part2}' (as in grant add)."),
             as_user: str = AsOption) -> None:
-    """Approve a request: creates the grant to the requester.
+    """Approve a request: creates the grant to the requester, or a narrower one (--fields, --row-rule).
 
-    Example: justicelab request approve 7 --as alice
+    Example: justicelab request approve 7 --row-rule "consent: {program: mdt, scope: part2}" --as alice
     """
     with acting(as_user) as (session, actor):
         req, grant = approve_request(session, actor, request_id, agreement=agreement,
-                                     expires=day(expires, "--expires"))
+                                     expires=day(expires, "--expires"), fields=split_fields(fields),
+                                     row_rule=row_rule)
         msg = (f"Approved request #{req.id}: grant #{grant.id} to {req.requester.username} on {req.dataset.name} "
-               f"at {grant.level} under {grant.agreement.code} until {grant.expires}")
+               f"at {grant.level} under {grant.agreement.code} until {grant.expires}"
+               + (f", rows: {grant.row_rule}" if grant.row_rule else "")
+               + (f", fields: {', '.join(grant.fields)}" if grant.fields else ""))
     console.print(msg)
 
 

@@ -19,6 +19,7 @@ from justicelab.control.levels import Level
 from justicelab.control.lookup import by_id
 from justicelab.control.models import AccessRequest, Agreement, Grant, User
 from justicelab.control.periods import utcnow
+from justicelab.control.rules import RowRule
 
 
 def request_access(session: Session, actor: User, *, dataset: str, level: Level | str, purpose: str,
@@ -80,6 +81,28 @@ def _why_not(ag: Agreement, req: AccessRequest, today: dt.date) -> str | None:
     return None
 
 
+def who_decides(session: Session, req: AccessRequest) -> str:
+    """Who may decide ``req``, in words: the enabled stewards of the department owning its dataset, or the
+    admins when it has none."""
+    users = [u for u in session.scalars(select(User).where(User.disabled_at.is_(None)).order_by(User.username))
+             if u.id != req.requester_id]
+    owner = req.dataset.owner.code
+    stewards = [u.username for u in users if u.has_role("steward") and owner in u.department_codes]
+    if stewards:
+        return f"a steward of {owner} ({', '.join(stewards)})"
+    admins = [u.username for u in users if u.has_role("admin")]
+    return f"an admin ({', '.join(admins)}), as {owner} has no steward" if admins else "nobody yet: no steward or admin"
+
+
+def unapprovable(session: Session, req: AccessRequest, today: dt.date | None = None) -> str | None:
+    """Why no agreement in force would let ``req`` be approved as asked (None if one would)."""
+    try:
+        infer_agreement(session, req, today)
+    except ControlError as exc:
+        return None if "several agreements fit" in str(exc) else str(exc)
+    return None
+
+
 def infer_agreement(session: Session, req: AccessRequest, today: dt.date | None = None) -> Agreement:
     """The one agreement in force that covers the request (dataset, fields, level, purpose); an error
     listing why each falls short when none does, or the candidates when several do."""
@@ -101,9 +124,14 @@ def infer_agreement(session: Session, req: AccessRequest, today: dt.date | None 
 
 
 def approve_request(session: Session, actor: User, request_id: int, *, agreement: str | None = None,
-                    expires: dt.date | None = None, today: dt.date | None = None) -> tuple[AccessRequest, Grant]:
+                    expires: dt.date | None = None, fields: Sequence[str] | None = None,
+                    row_rule: str | dict | RowRule | None = None,
+                    today: dt.date | None = None) -> tuple[AccessRequest, Grant]:
     """Approve a pending request: grant the requester what they asked for under ``agreement`` (inferred when
-    not given). A steward of the owning department or an admin may, never the requester themself."""
+    not given). A steward of the owning department or an admin may, never the requester themself. The
+    steward may approve less than was asked: only some of the ``fields`` asked for, or only the rows a
+    ``row_rule`` admits (e.g. persons with a current consent), so that approving never has to widen what
+    a consent-restricted grant already gives."""
     req = _pending(session, actor, request_id, "approve")
     if req.requester_id == actor.id:
         raise NotPermitted(f"{actor.username} may not approve their own request #{req.id}")
@@ -111,13 +139,20 @@ def approve_request(session: Session, actor: User, request_id: int, *, agreement
     problem = _why_not(ag, req, today or utcnow().date())
     if problem:
         raise ControlError(f"agreement {ag.code} {problem}: cannot approve request #{req.id} under it")
+    if fields is not None:
+        beyond = sorted(set(fields) - set(req.fields or fields))
+        if beyond:
+            raise ControlError(f"request #{req.id} did not ask for {', '.join(beyond)} (it asked for "
+                               f"{', '.join(req.fields or [])}): approve the fields asked for or fewer")
     grant = add_grant(session, actor, dataset=req.dataset.name, principal=f"user:{req.requester.username}",
-                      level=req.level, agreement=ag.code, fields=req.fields, purpose=req.purpose, expires=expires,
-                      today=today, details={"request": req.id})
+                      level=req.level, agreement=ag.code, fields=fields if fields is not None else req.fields,
+                      row_rule=row_rule, purpose=req.purpose, expires=expires, today=today,
+                      details={"request": req.id})
     req.status, req.decided_at, req.decided_by = "approved", utcnow(), actor.username
     req.agreement_id, req.grant_id = ag.id, grant.id
     audit.record(session, actor, "request.approve", f"request:{req.id}",
-                 {"grant": grant.id, "agreement": ag.code, "requester": req.requester.username})
+                 {"grant": grant.id, "agreement": ag.code, "requester": req.requester.username,
+                  "fields": grant.fields, "row_rule": grant.row_rule})
     return req, grant
 
 
