@@ -108,3 +108,16 @@ def test_officers_assaulted_per_100_sworn_officers(tmp_path):
         rows = {r["county"]: r for r in compute_arrow(wh, "officers_assaulted_rate", ["year", "county"]).to_pylist()}
     assert rows["kern"]["value"] == pytest.approx(45 / 1500 * 100)  # civilians are not in the denominator
     assert rows["inyo"]["value"] == 0 and rows["inyo"]["unstable_reason"] == "denominator below 100"
+
+
+def test_an_indicator_whose_tables_are_not_loaded_is_refused_by_name(tmp_path):
+    from justicelab.standard import load_standard
+    from justicelab.warehouse import Warehouse, ensure_entity_table, ensure_ingest_tables
+
+    with Warehouse.open(str(tmp_path / "wh.duckdb")) as wh:
+        ensure_ingest_tables(wh)
+        with pytest.raises(IndicatorError, match=r"arrest_count needs the table\(s\) arrest, which this warehouse"):
+            compute(wh, "arrest_count", ["year"])
+        ensure_entity_table(wh, load_standard().entity("officer_assault"))
+        with pytest.raises(IndicatorError, match=r"needs the table\(s\) personnel,"):
+            compute(wh, "officers_assaulted_rate", ["year"])

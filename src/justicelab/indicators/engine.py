@@ -169,6 +169,7 @@ def build(warehouse: Warehouse, request: Request, standard: Standard | None = No
             )
     if request.change and "year" not in by:
         raise IndicatorError("year-over-year change needs year in --by")
+    _require_tables(warehouse, ind)
     con = warehouse.ibis
     if ind.numerator.table == "population":
         # Population is never summed across vintages or breakdowns: it is the denominator's own base.
@@ -270,6 +271,19 @@ def _flag(t: ir.Table, ind: Indicator) -> ir.Table:
     reasons.append((t.numerator < ind.min_events, f"fewer than {ind.min_events} events"))
     reason = ibis.cases(*reasons, else_=ibis.null()).cast("string")
     return t.mutate(unstable=reason.notnull(), unstable_reason=reason)
+
+
+def _require_tables(warehouse: Warehouse, ind: Indicator) -> None:
+    """Refuse, naming what is missing, an indicator whose tables this warehouse has not loaded."""
+    needed = [ind.numerator.table]
+    if ind.denominator is not None:
+        measure = ind.denominator.measure
+        needed.append(measure.table if measure is not None else "population")
+    missing = sorted({t for t in needed if not warehouse.has_table(t)})
+    if missing:
+        raise IndicatorError(f"{ind.name} needs the table(s) {', '.join(missing)}, which this warehouse has not "
+                             "loaded: ingest a source mapped to it (`justicelab ingest`) or load the published "
+                             "OpenJustice files (`justicelab openjustice load`)")
 
 
 def compute(warehouse: Warehouse, indicator: str, by: Sequence[str] = ("year",),
