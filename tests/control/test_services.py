@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from justicelab.control import ControlError, NotPermitted
+from justicelab.control import ControlError, NotPermitted, open_control
 from justicelab.control.accounts import add_user
 from tests.control import scenarios
 
@@ -47,3 +47,10 @@ def test_sqlite_refuses_to_update_or_delete_the_ledger(seeded):
 
 def test_two_processes_appending_never_fork_the_chain(seeded, tmp_path):
     scenarios.concurrent_appends(str(tmp_path / "control.sqlite"))
+
+
+def test_a_control_url_of_an_unsupported_database_is_refused_not_made_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ControlError, match="the mysql scheme is not supported"):
+        open_control("mysql://x/y", tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from justicelab.control import AuthenticationError, NotPermitted, open_workspace_control
+from justicelab.control import AuthenticationError, ControlError, NotPermitted, open_workspace_control
 from justicelab.control.accounts import create_token, disable_user, get_user, revoke_token
 from justicelab.control.consent import record_consent
 from justicelab.control.periods import utcnow
@@ -136,3 +136,10 @@ def test_an_unknown_or_disabled_reader_is_refused_and_recorded(workspace):
     failed = json.loads(run("audit", "list", "--action", "login.failed", "--as", "root", "--format", "json").stdout)
     assert [(f["actor"], f["details"]["reason"]) for f in failed] == [("ghost", "unknown user"),
                                                                       ("ray", "user disabled")]
+
+
+def test_a_consent_must_name_a_person_of_the_index(workspace):
+    with pytest.raises(ControlError, match="no person 'PERSON_ID' in the person index"):
+        run("consent", "record", "PERSON_ID", "--program", "mdt", "--scope", "part2", "--as", "bob", ok=False)
+    assert "Recorded consent" in run("consent", "record", "P000001", "--program", "mdt", "--scope", "part2",
+                                     "--as", "bob").stdout

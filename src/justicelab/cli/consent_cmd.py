@@ -6,14 +6,30 @@ import datetime as dt
 
 import typer
 
+from justicelab.cli.context import open_warehouse
 from justicelab.cli.control_cmd import AsOption, acting, consent_row, day
-from justicelab.cli.output import Format, FormatOption, console, emit
+from justicelab.cli.output import Format, FormatOption, console, emit, err_console
 from justicelab.control.consent import list_consents, record_consent, revoke_consent
+from justicelab.control.errors import ControlError
 from justicelab.control.visibility import visible_consents
+from justicelab.linkage.store import PERSON_INDEX
 
 app = typer.Typer(help="Consent: a person's consent to a program (e.g. mdt) for one legal class (e.g. part2).",
                   no_args_is_help=True)
 ScopeHelp = "Legal class the consent covers: public, cori, hipaa, part2, personnel or hmis."
+
+
+def _require_indexed(person_id: str) -> None:
+    """A consent names a person of the person index: refuse an id the index does not hold (a typo would
+    otherwise be recorded, admit nobody, and read as consent given)."""
+    with open_warehouse() as (_, wh):
+        if not wh.has_table(PERSON_INDEX):
+            err_console.print(f"note: no person index yet (`justicelab link run` makes one), so {person_id} "
+                              "cannot be checked", highlight=False, markup=False)
+            return
+        index = wh.ibis.table(PERSON_INDEX)
+        if not index.filter(index.person_id == person_id).count().execute():
+            raise ControlError(f"no person {person_id!r} in the person index (ids look like PER-00000042)")
 
 
 @app.command("record")
@@ -26,6 +42,7 @@ def record(person_id: str = typer.Argument(..., help="The person index id, e.g. 
 
     Example: justicelab consent record PER-00000042 --program mdt --scope part2 --expires 2027-01-01 --as carol
     """
+    _require_indexed(person_id)
     with acting(as_user) as (session, actor):
         row = record_consent(session, actor, person_id, program=program, scope=scope,
                              expires=day(expires, "--expires"), note=note)

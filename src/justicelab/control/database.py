@@ -42,6 +42,10 @@ def _sqlalchemy_url(url: str, root: Path | None) -> tuple[URL, str | None]:
         return parsed.difference_update_query(["schema"]).set(drivername="postgresql+psycopg"), schema
     if url.startswith("sqlite:"):
         return make_url(url), None
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", url)
+    if scheme:  # a URL of another database, not a file path: refuse rather than make a file named after it
+        raise ControlError(f"control database {url!r}: the {scheme.group(1)} scheme is not supported; expected "
+                           "postgresql://..., sqlite:///PATH or a file path")
     path = Path(url)
     if root is not None and not path.is_absolute():
         path = root / path
