@@ -126,6 +126,11 @@ def test_the_walkthrough(tmp_path, monkeypatch):
                           "--format", "json", "--as", "root").stdout)
     assert [e["action"] for e in bobs] == ["request.add", "request.add", "consent.record"]
     assert bobs[0]["details"]["purpose"] == "MDT case review"
+    about = json.loads(run("audit", "list", "--about", "bob", "--format", "json", "--as", "root").stdout)
+    assert {e["action"] for e in about} == {"user.add", "grant.add", "grant.revoke", "request.approve",
+                                           "request.decline"}
+    assert {e["action"] for e in json.loads(run("audit", "list", "--about", "bob", "--format", "json",
+                                                "--as", "alice").stdout)} >= {"user.add", "request.approve"}
     logins = json.loads(run("audit", "list", "--action", "login", "--format", "json", "--as", "root").stdout)
     assert [(e["actor"], e["action"], e["details"]["method"]) for e in logins] == [("alice", "login", "token")] * 2
     verdict = json.loads(run("audit", "verify", "--format", "json").stdout)[0]

@@ -13,17 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pytest
 import yaml
 
 from justicelab.control import ControlDB, open_workspace_control
 from justicelab.control.accounts import add_department, add_user, get_user, list_departments, user_count
 from justicelab.control.agreements import add_agreement
+from justicelab.control.consent import record_consent
 from justicelab.control.datasets import add_dataset, list_datasets
 from justicelab.control.grants import add_grant
 from justicelab.control.periods import utcnow
 from justicelab.warehouse import Warehouse, ensure_entity_table, entity_schema
 from justicelab.workspace import Workspace
-from tests.gate.sample import AGENCY_COUNTY, STANDARD
+from tests.gate.sample import AGENCY_COUNTY, STANDARD, load_citations
 
 TODAY = utcnow().date()
 START, END = TODAY - dt.timedelta(days=400), TODAY + dt.timedelta(days=400)
@@ -104,3 +106,33 @@ def grant_workspace(root: Path, datasets: dict[str, str], user: str, purpose: st
                 add_grant(s, admin, dataset=name, principal=f"user:{user}", level=level, agreement=f"ws_{user}")
     finally:
         db.close()
+
+
+def new_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str = "city") -> Path:
+    """``justicelab init NAME`` in ``tmp_path``, entered, with no acting user in the environment."""
+    from tests.cli.test_cli import run  # (tests.cli.test_cli imports this module)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("JUSTICELAB_USER", raising=False)
+    monkeypatch.delenv("JUSTICELAB_TOKEN", raising=False)
+    run("init", name)
+    monkeypatch.chdir(tmp_path / name)
+    return tmp_path / name
+
+
+def citation_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A workspace with the sample citations and agencies, the citation control plane, and two grants to bob:
+    de-identified for MDT members, identified names and dates for persons with a current MDT consent."""
+    root = new_workspace(tmp_path, monkeypatch)
+    with Warehouse.open(str(root / "warehouse.duckdb")) as wh:
+        load_citations(wh)
+        load_agencies(wh)
+    db = open_workspace_control(Workspace.load(root))
+    seed_citation_access(db, root)
+    grant(db, principal="role:mdt_member", level="deidentified", purpose="MDT case review")
+    grant(db, principal="user:bob", level="identified", fields=["last_name", "first_name", "citation_date"],
+          row_rule="consent: {program: mdt, scope: cori}", purpose="MDT case review")
+    with db.session() as s:
+        record_consent(s, get_user(s, "bob"), "P000002", program="mdt", scope="cori")
+    db.close()
+    return root

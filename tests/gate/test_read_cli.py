@@ -14,38 +14,17 @@ import pytest
 
 from justicelab.control import AuthenticationError, ControlError, NotPermitted, open_workspace_control
 from justicelab.control.accounts import create_token, disable_user, get_user, revoke_token
-from justicelab.control.consent import record_consent
 from justicelab.control.periods import utcnow
 from justicelab.errors import AccessDenied
-from justicelab.warehouse import Warehouse
 from justicelab.workspace import Workspace
 from tests.cli.test_cli import run
-from tests.gate.access import grant, load_agencies, seed_citation_access
-from tests.gate.sample import ROWS, load_citations
+from tests.gate.access import citation_workspace
+from tests.gate.sample import ROWS
 
 
 @pytest.fixture
 def workspace(tmp_path, monkeypatch) -> Path:
-    """A workspace with the sample citations and agencies, the citation control plane, and two grants to bob:
-    de-identified for MDT members, identified names and dates for persons with a current MDT consent."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("JUSTICELAB_USER", raising=False)
-    monkeypatch.delenv("JUSTICELAB_TOKEN", raising=False)
-    run("init", "city")
-    root = tmp_path / "city"
-    monkeypatch.chdir(root)
-    with Warehouse.open(str(root / "warehouse.duckdb")) as wh:
-        load_citations(wh)
-        load_agencies(wh)
-    db = open_workspace_control(Workspace.load(root))
-    seed_citation_access(db, root)
-    grant(db, principal="role:mdt_member", level="deidentified", purpose="MDT case review")
-    grant(db, principal="user:bob", level="identified", fields=["last_name", "first_name", "citation_date"],
-          row_rule="consent: {program: mdt, scope: cori}", purpose="MDT case review")
-    with db.session() as s:
-        record_consent(s, get_user(s, "bob"), "P000002", program="mdt", scope="cori")
-    db.close()
-    return root
+    return citation_workspace(tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize("command", [["access", "check"], ["read"]])

@@ -32,7 +32,7 @@ from justicelab.standard import load_standard
 from justicelab.warehouse import Warehouse, ensure_entity_table
 from justicelab.workspace import Workspace
 from tests.cli.test_cli import run
-from tests.gate.access import TODAY, agreement, grant
+from tests.gate.access import TODAY, agreement, grant, new_workspace
 
 PURPOSE = "program evaluation"
 # Arrests by county and year; alameda 2021 (3) is under the minimum cell size of 11, inyo 2020 is empty.
@@ -78,12 +78,7 @@ def workspace(tmp_path, monkeypatch) -> Path:
     """A workspace with COUNTS arrests and users: bob (aggregate), dee (deidentified), ida (identified), rita
     (aggregate on alameda and inyo rows only), cal (aggregate on arrest dates only), nora (no grant), old (an
     aggregate grant that expired yesterday)."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("JUSTICELAB_USER", raising=False)
-    monkeypatch.delenv("JUSTICELAB_TOKEN", raising=False)
-    run("init", "city")
-    root = tmp_path / "city"
-    monkeypatch.chdir(root)
+    root = new_workspace(tmp_path, monkeypatch)
     with Warehouse.open(str(root / "warehouse.duckdb")) as wh:
         load_arrests(wh, COUNTS)
     db = open_workspace_control(Workspace.load(root))

@@ -14,7 +14,7 @@ from justicelab.errors import AccessDenied
 from justicelab.privacy.dp import BudgetExceeded, DPError
 from justicelab.warehouse import Warehouse
 from tests.cli.test_cli import run
-from tests.gate.access import load_agencies
+from tests.gate.access import load_agencies, new_workspace
 from tests.privacy.gated import AS_READER, allow, ledger
 from tests.privacy.test_dp_release import add_deaths
 
@@ -30,12 +30,7 @@ def test_dp_commands_have_help_with_an_example(command):
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
     """45 deaths (and the agency directory the gate generalises agencies by); ana may read them identified."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("JUSTICELAB_USER", raising=False)
-    monkeypatch.delenv("JUSTICELAB_TOKEN", raising=False)
-    run("init", "state")
-    root = tmp_path / "state"
-    monkeypatch.chdir(root)
+    root = new_workspace(tmp_path, monkeypatch, "state")
     with Warehouse.open(str(root / "warehouse.duckdb")) as wh:
         add_deaths(wh, {("alameda", 2016): 20, ("alameda", 2017): 14, ("kern", 2017): 9, (None, 2017): 2})
         load_agencies(wh)

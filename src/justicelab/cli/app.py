@@ -24,6 +24,7 @@ from justicelab.cli import (
     release_cmd,
     request_cmd,
     retention_cmd,
+    serve_cmd,
     source_cmd,
     standard_cmd,
     synth_cmd,
@@ -66,3 +67,4 @@ app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(retention_cmd.app, name="retention")
 app.add_typer(access_cmd.app, name="access")
 app.command("read")(read_cmd.read_dataset)
+app.command("serve")(serve_cmd.serve)

@@ -8,7 +8,7 @@ from justicelab.cli.control_cmd import AsOption, acting, control_session, moment
 from justicelab.cli.output import Format, FormatOption, console, emit, emit_mapping, err_console
 from justicelab.control.audit import entries, verify
 from justicelab.control.errors import ControlError
-from justicelab.control.visibility import visible_entries
+from justicelab.control.visibility import concerns_user, visible_entries
 
 app = typer.Typer(help="The audit ledger: append-only, hash-chained.", no_args_is_help=True)
 
@@ -30,11 +30,11 @@ def list_cmd(user: str = typer.Option(None, "--user", help="Only entries by this
     Example: justicelab audit list --user bob --since 2026-01-01 --as root
     """
     with acting(as_user) as (session, actor):
-        if about is not None and target is not None:
-            raise ControlError("--about and --target: give one of them")
         found = visible_entries(session, actor, entries(
-            session, actor=user, action=action, target=f"user:{about}" if about else target,
-            since=moment(since, "--since"), until=moment(until, "--until")))
+            session, actor=user, action=action, target=target, since=moment(since, "--since"),
+            until=moment(until, "--until")))
+    if about is not None:
+        found = [e for e in found if concerns_user(e, [about])]
     if limit is not None:
         found = found[-limit:] if limit > 0 else []
     rows = [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "target": e.target,

@@ -30,7 +30,7 @@ from justicelab.control.audit import entries, query_fingerprint, record, record_
 from justicelab.control.chain import Entry, Verdict
 from justicelab.control.consent import consented_persons, has_consent
 from justicelab.control.database import ControlDB, open_control, open_workspace_control
-from justicelab.control.errors import AgreementError, AuthenticationError, ControlError, NotPermitted
+from justicelab.control.errors import AgreementError, AuthenticationError, ControlError, LoginLocked, NotPermitted
 from justicelab.control.levels import Level
 from justicelab.control.rules import ConsentRule, FieldInRule, RowRule
 
@@ -46,6 +46,7 @@ __all__ = [
     "GrantCheck",
     "GrantInfo",
     "Level",
+    "LoginLocked",
     "NotPermitted",
     "Principal",
     "Refusal",

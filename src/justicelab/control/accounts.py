@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from justicelab.control import audit
 from justicelab.control.authz import require_active, require_admin
-from justicelab.control.errors import AuthenticationError, ControlError, NotPermitted
+from justicelab.control.errors import AuthenticationError, ControlError, LoginLocked, NotPermitted
 from justicelab.control.lookup import by_name
 from justicelab.control.models import ROLES, ApiToken, AuditEntry, Department, User, UserRole
 from justicelab.control.periods import utcnow
@@ -185,9 +185,9 @@ def authenticate(session: Session, username: str, password: str, at: dt.datetime
         until = failures[-MAX_FAILURES] + FAILURE_WINDOW
         audit.record(session, username, "login.locked", f"user:{username}", {"method": "password"}, at=now)
         session.commit()
-        raise AuthenticationError(f"too many failed logins for {username} ({len(failures)} in the last "
-                                  f"{int(FAILURE_WINDOW.total_seconds() // 60)} minutes): try again after "
-                                  f"{until:%Y-%m-%d %H:%M} UTC")
+        raise LoginLocked(f"too many failed logins for {username} ({len(failures)} in the last "
+                          f"{int(FAILURE_WINDOW.total_seconds() // 60)} minutes): try again after "
+                          f"{until:%Y-%m-%d %H:%M} UTC", until)
     if user is None or user.password_hash is None:
         raise _fail(session, username, "password", "unknown user or no password", "wrong user name or password")
     try:

@@ -24,6 +24,14 @@ class AuthenticationError(ControlError):
     exit_code = 3
 
 
+class LoginLocked(AuthenticationError):
+    """Too many failed logins: even the right password is refused until ``until`` (a datetime, UTC)."""
+
+    def __init__(self, message: str, until: object) -> None:
+        super().__init__(message)
+        self.until = until
+
+
 class AgreementError(ControlError):
     """An agreement document is not valid YAML or does not fit the schema, the standard or the control plane."""
 

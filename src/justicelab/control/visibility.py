@@ -66,10 +66,16 @@ def visible_entries(session: Session, actor: User, entries: Iterable[Entry]) -> 
         select(Dataset.name).join(Department, Department.id == Dataset.owner_id).where(Department.code.in_(stewarded))))
 
     def concerns_us(e: Entry) -> bool:
-        if e.actor in people or e.target in datasets:
-            return True
-        about = [e.target, str(e.details_dict.get("principal"))]  # a grant names its grantee in its details
-        if any(a.startswith("user:") and a.removeprefix("user:") in people for a in about):
-            return True
-        return e.details_dict.get("dataset") in datasets
+        return e.actor in people or e.target in datasets or concerns_user(e, people) or \
+            e.details_dict.get("dataset") in datasets
     return [e for e in entries if concerns_us(e)]
+
+
+def concerns_user(entry: Entry, usernames: Iterable[str]) -> bool:
+    """Whether ``entry`` concerns one of ``usernames``: done to them (``user:NAME``), a grant to them, or a
+    decision on their request."""
+    names = set(usernames)
+    details = entry.details_dict
+    principals = (entry.target, str(details.get("principal")))
+    return any(p.startswith("user:") and p.removeprefix("user:") in names for p in principals) or \
+        details.get("requester") in names
