@@ -138,7 +138,7 @@ def same_output_sql() -> str:
     return f"""
         WITH indexed AS (SELECT record_id, person_id FROM person_index WHERE entity = 'citation')
         SELECT {hmac_sql("'_record_id:' || c._record_id")} AS _record_id, c._source,
-          sp.p AS source_person_id, strftime(c.date_of_birth, '%Y-%m') AS date_of_birth,
+          sp.p AS source_person_id, strftime(c.date_of_birth, '%Y') AS date_of_birth,
           CAST(c.age // 5 * 5 AS VARCHAR) || '-' || CAST(c.age // 5 * 5 + 4 AS VARCHAR) AS age,
           c.sex, c.race_ethnicity, substr(c.zip, 1, 3) AS zip, strftime(c.citation_date, '%Y-%m') AS citation_date,
           a.county AS agency_code, c.offense_code, c.offense_description, c.offense_level,

@@ -78,6 +78,10 @@ def month(value: dt.date | dt.datetime | None) -> str | None:
     return None if value is None else f"{value.year:04d}-{value.month:02d}"
 
 
+def year(value: dt.date | dt.datetime | None) -> str | None:
+    return None if value is None else f"{value.year:04d}"
+
+
 def band5(age: int | None) -> str | None:
     return None if age is None else f"{age // 5 * 5}-{age // 5 * 5 + 4}"
 
@@ -90,7 +94,7 @@ def county(agency: str | None) -> str | None:
     return None if agency is None else AGENCY_COUNTY.get(agency)
 
 
-EXPECTED_LABEL = {"date_of_birth": month, "citation_date": month, "court_date": month, "age": band5, "zip": zip3,
+EXPECTED_LABEL = {"date_of_birth": year, "citation_date": month, "court_date": month, "age": band5, "zip": zip3,
                   "agency_code": county}
 KEYS = ("_record_id", "citation_number", "source_person_id", "person_id")
 DIRECT = tuple(f.name for f in CITATION.fields if f.privacy_role is PrivacyRole.direct_identifier)

@@ -55,6 +55,8 @@ def policy_text(**changes: str) -> str:
     ({"  zip: zip3": "  zipcode: zip3"}, "unknown hierarchy 'zipcode'"),
     ({"  place: county    # reporting agency -> its county\n": ""}, "gives no level for hierarchies place"),
     ({"  _source_row: drop\n": ""}, "system_columns must list exactly"),
+    ({"date_of_birth: year": "date_of_birth: decade"}, r"fields.date_of_birth: 'decade' is not a level of date"),
+    ({"date_of_birth: year": "last_name: year"}, "fields.last_name: no entity has a quasi-identifier 'last_name'"),
 ])
 def test_a_policy_that_does_not_fit_the_standard_is_refused(change, message):
     policy = parse_policy(policy_text(**change), "edited.yaml")

@@ -17,7 +17,8 @@ from justicelab.warehouse import Generaliser, Warehouse
 
 STANDARD = load_standard()
 PLACE_FIELDS = {"agency_code", "arresting_agency", "referring_agency"}
-LABEL = {"month": r"\d{4}-\d{2}", "band_5": r"\d{1,3}-\d{1,3}", "zip3": r"\d{3}", "county": "sacramento"}
+LABEL = {"month": r"\d{4}-\d{2}", "year": r"\d{4}", "band_5": r"\d{1,3}-\d{1,3}", "zip3": r"\d{3}",
+         "county": "sacramento"}
 
 
 @pytest.fixture(scope="module")

@@ -41,7 +41,7 @@ def test_access_check_explains_each_field_on_each_row_region(workspace):
     by = {(c["rows"].startswith("NOT "), c["field"]): c for c in mdt["columns"]}
     assert by[(False, "last_name")]["level"] == "identified" and "grant #2 (user:bob" in by[(False, "last_name")]["why"]
     assert by[(True, "last_name")]["shown_as"] == "drop" and "direct identifier" in by[(True, "last_name")]["why"]
-    assert by[(True, "date_of_birth")]["shown_as"] == "generalise to month"
+    assert by[(True, "date_of_birth")]["shown_as"] == "generalise to year"
     assert by[(True, "person_id")]["shown_as"] == "pseudonymise"
     table = run("access", "check", "bob", "citation", "--purpose", "MDT case review", "--as", "pat").stdout
     assert "current mdt consent covering cori" in table and "Row restrictions" in table

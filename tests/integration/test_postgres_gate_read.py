@@ -53,7 +53,7 @@ def test_read_on_postgres_end_to_end(pg_url, tmp_path):
             assert {r["person_id"] for r in others} - {None} == {
                 reference_pseudonym(key, "person_id", r["person_id"]) for r in ROWS
                 if r["person_id"] and r["person_id"] not in ("P000001", "P000005")}
-            assert {r["date_of_birth"] for r in others} <= {None, "1960-12", "2004-02", "1975-06", "1999-09"}
+            assert {r["date_of_birth"] for r in others} <= {None, "1960", "2004", "1975", "1999"}
 
             one = gate(pg, where=PersonIn(frozenset({"P000005"})))
             assert [r["last_name"] for r in one.table.to_pylist()] == ["WASHINGTON", "WASHINGTON"]

@@ -40,6 +40,7 @@ class DeidentificationPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     generalise_to: dict[str, str]
+    fields: dict[str, str] = {}  # a field shown at another level of its hierarchy than the hierarchy's default
     without_hierarchy: dict[Literal["coded", "free_text"], Literal["keep", "drop"]]
     person_keys: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]]
     system_columns: dict[str, Literal["keep", "pseudonymise", "drop"]]
@@ -58,6 +59,15 @@ class DeidentificationPolicy(BaseModel):
         missing = sorted(used - set(self.generalise_to))
         if missing:
             raise GateError(f"{where}: generalise_to gives no level for hierarchies {', '.join(missing)}")
+        for name, level in self.fields.items():
+            hierarchies = {f.hierarchy for e in standard.entities.values() for f in e.fields
+                           if f.name == name and f.hierarchy and f.privacy_role is PrivacyRole.quasi_identifier}
+            if not hierarchies:
+                raise GateError(f"{where}: fields.{name}: no entity has a quasi-identifier {name!r} with a hierarchy")
+            for h in sorted(hierarchies):
+                levels = [lv.name for lv in standard.hierarchies[h].levels]
+                if level not in levels:
+                    raise GateError(f"{where}: fields.{name}: {level!r} is not a level of {h} ({', '.join(levels)})")
         if set(self.without_hierarchy) != {"coded", "free_text"}:
             raise GateError(f"{where}: without_hierarchy needs both `coded` and `free_text`")
         if set(self.system_columns) != set(SYSTEM_COLUMNS):
@@ -121,7 +131,7 @@ def deidentified_plan(entity: ResolvedEntity, column: str,
         return ColumnPlan(column, at, Treatment.drop, "direct identifier: dropped")
     if f.privacy_role is PrivacyRole.quasi_identifier:
         if f.hierarchy:
-            level = policy.generalise_to[f.hierarchy]
+            level = policy.fields.get(f.name, policy.generalise_to[f.hierarchy])
             return ColumnPlan(column, at, Treatment.generalise, f"quasi-identifier: generalised to {level} "
                               f"(hierarchy {f.hierarchy})", f.hierarchy, level)
         treatment = Treatment(policy.without_hierarchy["coded" if f.codelist else "free_text"])
