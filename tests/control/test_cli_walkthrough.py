@@ -175,6 +175,17 @@ def test_a_steward_approves_less_than_was_asked_and_a_hopeless_request_says_so(t
     assert "part2" in text and "last_name" in text and "date_of_birth" not in text
 
 
+def test_a_grant_expires_on_a_day_or_after_a_period(tmp_path, monkeypatch):
+    bootstrap(tmp_path, monkeypatch)
+    common = ("grant", "add", "--dataset", "ed_visit", "--level", "deidentified", "--agreement", "dsa")
+    run(*common, "--to", "role:mdt_member", "--expires", "30d")
+    run(*common, "--to", "role:analyst", "--expires", (dt.date.today() + dt.timedelta(days=9)).isoformat())
+    with pytest.raises(ControlError, match=r"--expires 'soon': expected a last day \(YYYY-MM-DD\) or a period"):
+        run(*common, "--to", "role:researcher", "--expires", "soon")
+    grants = json.loads(run("grant", "list", "--format", "json").stdout)
+    assert [g["expires"] for g in grants] == [(dt.date.today() + dt.timedelta(days=n)).isoformat() for n in (30, 9)]
+
+
 def test_dataset_sync_registers_the_sources_departments(tmp_path, monkeypatch):
     from justicelab.synth.city import mapping_files
     from justicelab.workspace import SourceDecl, Workspace

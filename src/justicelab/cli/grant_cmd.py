@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 import typer
 
 from justicelab.cli.control_cmd import AsOption, acting, day, grant_row, split_fields
 from justicelab.cli.output import Format, FormatOption, console, emit
+from justicelab.control.errors import ControlError
 from justicelab.control.grants import add_grant, list_grants, revoke_grant
 from justicelab.control.levels import Level
+from justicelab.control.periods import check_period, shift, utcnow
 
 app = typer.Typer(help="Grants: dataset × grantee × level × fields × row rule × agreement × purpose × term.",
                   no_args_is_help=True)
+
+
+def last_day(text: str | None) -> dt.date | None:
+    """``--expires`` as a last day: a date as given, or today moved on by a period (``30d``, ``1y``)."""
+    if text is None or re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        return day(text, "--expires")
+    try:
+        return shift(utcnow().date(), check_period(text.strip(), "--expires"))
+    except ControlError:
+        raise ControlError(f"--expires {text!r}: expected a last day (YYYY-MM-DD) or a period from today such as "
+                           "90d, 12w, 18m or 1y") from None
 
 
 @app.command("add")
@@ -24,7 +40,8 @@ def add(
                                  "'consent: {program: mdt, scope: part2}' or 'field_in: {field: x, values: [a]}'."),
     purpose: str = typer.Option(None, "--purpose", help="Only for this purpose of the agreement (default: any)."),
     starts: str = typer.Option(None, "--starts", help="First day (default: today or the agreement's start)."),
-    expires: str = typer.Option(None, "--expires", help="Last day (default: the agreement's end)."),
+    expires: str = typer.Option(None, "--expires", help="Last day, YYYY-MM-DD, or a period from today such as "
+                                "90d or 1y (default: the agreement's end)."),
     as_user: str = AsOption,
 ) -> None:
     """Grant access (a steward of the owning department, or an admin), within the agreement's terms.
@@ -35,7 +52,7 @@ def add(
     with acting(as_user) as (session, actor):
         grant = add_grant(session, actor, dataset=dataset, principal=to, level=level, agreement=agreement,
                           fields=split_fields(fields), row_rule=row_rule, purpose=purpose,
-                          starts=day(starts, "--starts"), expires=day(expires, "--expires"))
+                          starts=day(starts, "--starts"), expires=last_day(expires))
         gid, until = grant.id, grant.expires
     console.print(f"Grant [bold]#{gid}[/]: {to} may see {dataset} at {level.value} until {until}")
 
