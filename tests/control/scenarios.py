@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from justicelab.control import ControlDB, ControlError, Level, NotPermitted, audit, open_control, valid_grants
 from justicelab.control.access_requests import approve_request, decline_request, request_access
-from justicelab.control.accounts import add_department, add_user, disable_user, get_user
+from justicelab.control.accounts import add_department, add_user, disable_user, enable_user, get_user
 from justicelab.control.agreements import add_agreement
 from justicelab.control.consent import consented_persons, has_consent, record_consent, revoke_consent
 from justicelab.control.datasets import add_dataset
@@ -150,6 +150,12 @@ def grant_decisions(db: ControlDB) -> None:
         assert valid_grants(s, "sam", "ed_visit", "MDT case review").denial().startswith("no grant on ed_visit")
         gone = valid_grants(s, "ann", "booking", "program evaluation")
         assert not gone.allowed and gone.denial().startswith("user ann is disabled")
+        with pytest.raises(NotPermitted, match="alice may not enable users"):
+            enable_user(s, get_user(s, "alice"), "ann", "back")
+        enable_user(s, get_user(s, "root"), "ann", "back from leave")
+        assert valid_grants(s, "ann", "booking", "program evaluation").allowed  # her department's grant again
+        with pytest.raises(ControlError, match="user ann is not disabled"):
+            enable_user(s, get_user(s, "root"), "ann", "twice")
 
 
 def request_workflow(db: ControlDB, folder: Path) -> None:

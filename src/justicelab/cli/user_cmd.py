@@ -9,7 +9,15 @@ import typer
 from justicelab.cli.control_cmd import AsOption, acting, control_session, user_row
 from justicelab.cli.output import Format, FormatOption, console, emit, emit_mapping
 from justicelab.control import acting_user
-from justicelab.control.accounts import add_user, disable_user, get_user, list_users, set_password, user_count
+from justicelab.control.accounts import (
+    add_user,
+    disable_user,
+    enable_user,
+    get_user,
+    list_users,
+    set_password,
+    user_count,
+)
 from justicelab.control.authz import require_admin
 from justicelab.control.errors import ControlError
 from justicelab.control.models import ROLES
@@ -86,6 +94,18 @@ def disable(username: str, reason: str = typer.Option(..., "--reason", help="Why
     with acting(as_user) as (session, actor):
         disable_user(session, actor, username, reason)
     console.print(f"Disabled user [bold]{username}[/]")
+
+
+@app.command("enable")
+def enable(username: str, reason: str = typer.Option(..., "--reason", help="Why (kept in the ledger)."),
+           as_user: str = AsOption) -> None:
+    """Enable a disabled user again (admin): their grants and password work again.
+
+    Example: justicelab user enable bob --reason "back from leave" --as root
+    """
+    with acting(as_user) as (session, actor):
+        enable_user(session, actor, username, reason)
+    console.print(f"Enabled user [bold]{username}[/]")
 
 
 @app.command("password")

@@ -155,6 +155,17 @@ def disable_user(session: Session, actor: User, username: str, reason: str) -> U
     return user
 
 
+def enable_user(session: Session, actor: User, username: str, reason: str) -> User:
+    """Enable a disabled user again (admin). Their grants apply again; tokens revoked meanwhile stay revoked."""
+    require_admin(actor, "enable users")
+    user = get_user(session, username)
+    if user.disabled_at is None:
+        raise ControlError(f"user {username} is not disabled")
+    user.disabled_at, user.disabled_reason = None, None
+    audit.record(session, actor, "user.enable", f"user:{username}", {"reason": reason})
+    return user
+
+
 # authentication --------------------------------------------------------------------------------------------
 
 def _fail(session: Session, who: str, method: str, reason: str, message: str) -> AuthenticationError:
