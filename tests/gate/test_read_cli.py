@@ -122,3 +122,11 @@ def test_a_consent_must_name_a_person_of_the_index(workspace):
         run("consent", "record", "PERSON_ID", "--program", "mdt", "--scope", "part2", "--as", "bob", ok=False)
     assert "Recorded consent" in run("consent", "record", "P000001", "--program", "mdt", "--scope", "part2",
                                      "--as", "bob").stdout
+
+
+def test_access_check_names_a_grant_whose_rule_admits_nobody_now(workspace):
+    run("consent", "revoke", "P000002", "--program", "mdt", "--as", "bob")
+    table = " ".join(run("access", "check", "bob", "citation", "--purpose", "MDT case review", "--as", "pat")
+                     .stdout.split())
+    assert "gives no rows now: grant #2 gives rows only of persons with a current mdt consent covering cori, " \
+           "and nobody has one" in table

@@ -59,5 +59,8 @@ def check(
                 console.print(f"not applied: grant #{r.grant.id} ({r.grant.principal}, {r.grant.level.value}, "
                               f"agreement {r.grant.agreement.code}): {', '.join(r.reasons)}", highlight=False,
                               markup=False)
-        if denied is not None:
+        if denied is None:  # a denial already says these
+            for note in c.notes:
+                console.print(f"gives no rows now: {note}", highlight=False, markup=False)
+        else:
             console.print(f"[bold red]no rows:[/] {escape(str(denied))}", highlight=False)
