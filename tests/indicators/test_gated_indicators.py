@@ -230,10 +230,9 @@ def test_a_rate_per_resident_totals_over_counties_with_the_state_population(work
 
 
 def test_the_command_line_with_and_without_as(workspace):
-    plain = list(csv.DictReader(run("indicators", "compute", "arrest_count", "--by", "county,year", "--format",
-                                    "csv").stdout.splitlines()))
-    assert {(r["county"], r["year"]): r["numerator"] for r in plain}[("alameda", "2021")] == "3.0"
-    assert "suppressed" not in plain[0] and not ledger(workspace)
+    with pytest.raises(AccessDenied, match=r"arrest_count counts arrest \(shared by police\)"):
+        run("indicators", "compute", "arrest_count", "--by", "county,year", ok=False)  # 3 in alameda, 2021
+    assert not ledger(workspace)
     result = run("indicators", "compute", "arrest_count", "--by", "county,year", "--as", "bob", "--purpose", PURPOSE,
                  "--format", "csv")
     rows = {(r["county"], r["year"], r["total_of"]): r for r in csv.DictReader(result.stdout.splitlines())}
@@ -334,3 +333,18 @@ def test_no_published_cell_is_small_and_no_suppressed_cell_can_be_worked_out(sha
         assert high - low >= 1 - 1e-6, f"{key} is pinned to {low}..{high}"
         if 0 < truth[key] < size:  # a small cell could be empty, or as big as the minimum
             assert low <= 1e-6 and high >= size - 1e-6, f"{key} = {truth[key]} narrowed to {low}..{high}"
+
+
+def test_a_departments_dataset_is_counted_only_through_access_control(tmp_path, monkeypatch):
+    from tests.gate.access import citation_workspace
+
+    citation_workspace(tmp_path, monkeypatch)
+    with pytest.raises(AccessDenied, match=r"citation_count counts citation \(shared by police\): departments' "
+                                           "datasets are counted through access control"):
+        run("indicators", "compute", "citation_count", "--by", "year", ok=False)
+    answer = run("indicators", "compute", "citation_count", "--by", "year,offense_level", "--as", "bob",
+                 "--purpose", "MDT case review", "--format", "json")
+    cells = json.loads(answer.stdout)
+    assert cells and all(c["suppressed"] for c in cells if c["numerator"] is None)
+    assert all(c["numerator"] is None or c["numerator"] >= 11 for c in cells)  # the agreement's minimum
+    assert "audit entry #" in answer.stderr

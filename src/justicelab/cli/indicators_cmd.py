@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -12,8 +13,13 @@ from justicelab.cli.context import open_warehouse
 from justicelab.cli.control_cmd import AsOption
 from justicelab.cli.output import Format, FormatOption, console, emit, emit_mapping, err_console
 from justicelab.cli.read_cmd import gated
+from justicelab.control import open_workspace_control
+from justicelab.control.database import control_url
+from justicelab.errors import AccessDenied
 from justicelab.indicators import GatedAnswer, IndicatorError, compute_arrow, compute_gated, execute, trend
+from justicelab.indicators.gated import registered_record_datasets
 from justicelab.standard import load_standard
+from justicelab.workspace import Workspace
 
 app = typer.Typer(help="Indicators: definitions and values, by year, county, agency and more.",
                   no_args_is_help=True)
@@ -117,12 +123,33 @@ def compute_cmd(
         _emit(answer.table, fmt, name)
         _summary(answer)
         return
+    guarded = _registered(name)
+    if guarded:
+        raise AccessDenied(f"{name} counts {', '.join(f'{d} (shared by {o})' for d, o in guarded.items())}: "
+                           "departments' datasets are counted through access control, with small cells "
+                           "suppressed and the read recorded; pass --as USER and --purpose")
     with open_warehouse() as (_, wh):
         if show_trend:
             table = execute(wh, trend(wh, name, dims, parse_where(where)))
         else:
             table = compute_arrow(wh, name, dims, parse_where(where), change=change)
     _emit(table, fmt, name)
+
+
+def _registered(indicator: str) -> dict[str, str]:
+    """The record-level datasets ``indicator`` counts that the workspace's control plane holds (none when
+    there is no control database yet: opening one would create it)."""
+    ws = Workspace.find()
+    url = control_url(ws.config.control)
+    if not url.startswith(("postgresql:", "postgres:")):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not (path if path.is_absolute() else ws.root / path).exists():
+            return {}
+    db = open_workspace_control(ws)
+    try:
+        return registered_record_datasets(db, indicator)
+    finally:
+        db.close()
 
 
 def _summary(answer: GatedAnswer) -> None:

@@ -38,8 +38,10 @@ import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 from ibis.backends import BaseBackend
+from sqlalchemy import select
 
 from justicelab.control import ControlDB, Level, query_fingerprint, record_denial, record_read
+from justicelab.control.models import Dataset, Department
 from justicelab.control.periods import as_utc, utcnow
 from justicelab.errors import AccessDenied, GateError, JusticelabError
 from justicelab.gate import (
@@ -111,6 +113,20 @@ def fields_read(ind: Indicator, measure: Measure, dims: Iterable[str]) -> list[s
     if measure.aggregate == "sum" and measure.column:
         columns.append(measure.column)
     return list(dict.fromkeys(c for c in columns if c))
+
+
+def registered_record_datasets(control_db: ControlDB, indicator: str,
+                               standard: Standard | None = None) -> dict[str, str]:
+    """The record-level datasets ``indicator`` counts that the control plane holds (dataset -> owning
+    department): a department shares them under its terms, so their counts go through
+    :func:`compute_gated`, never around it."""
+    standard = standard or load_standard()
+    tables = [m.table for _, m in record_measures(standard.indicator(indicator), standard)]
+    with control_db.session() as session:
+        rows = session.execute(select(Dataset.name, Department.code)
+                               .join(Department, Department.id == Dataset.owner_id)
+                               .where(Dataset.name.in_(tables)))
+        return dict(rows.tuples().all())
 
 
 def compute_gated(warehouse: Warehouse, control_db: ControlDB, user: str, indicator: str,
