@@ -38,6 +38,8 @@ class WorkspaceConfig(BaseModel):
     warehouse: str = Field("warehouse.duckdb", description="DuckDB file (relative to the workspace) or a "
                            "postgresql:// URL (append ?schema=NAME to use a schema)")
     control: str = Field("control.sqlite", description="Control-plane database: SQLite file or postgresql:// URL")
+    require_login: bool = Field(False, description="Commands act only as a user who logged in (`justicelab "
+                                "login`) or holds an API token; --as alone is refused")
     sources: list[SourceDecl] = []
 
 
@@ -53,6 +55,7 @@ def render_config(config: WorkspaceConfig) -> str:
         f"name = {_toml_str(config.name)}",
         f"warehouse = {_toml_str(config.warehouse)}",
         f"control = {_toml_str(config.control)}",
+        *(["require_login = true"] if config.require_login else []),
     ]
     for s in config.sources:
         lines += ["", "[[sources]]", f"name = {_toml_str(s.name)}", f"file = {_toml_str(s.file)}",

@@ -15,6 +15,7 @@ from justicelab.cli import (
     indicators_cmd,
     ingest_cmd,
     link_cmd,
+    login_cmd,
     openjustice_cmd,
     pprl_cmd,
     privacy_cmd,
@@ -68,3 +69,5 @@ app.add_typer(retention_cmd.app, name="retention")
 app.add_typer(access_cmd.app, name="access")
 app.command("read")(read_cmd.read_dataset)
 app.command("serve")(serve_cmd.serve)
+app.command("login")(login_cmd.login)
+app.command("logout")(login_cmd.logout)

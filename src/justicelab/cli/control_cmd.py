@@ -12,8 +12,9 @@ from typing import Any
 import typer
 from sqlalchemy.orm import Session
 
+from justicelab.cli.sessions import logged_in, session_token
 from justicelab.control import acting_user, open_workspace_control
-from justicelab.control.errors import ControlError
+from justicelab.control.errors import AuthenticationError, ControlError
 from justicelab.control.models import AccessRequest, Agreement, Consent, Grant, User
 from justicelab.workspace import Workspace
 
@@ -32,11 +33,26 @@ def control_session() -> Iterator[Session]:
         db.close()
 
 
+def acting_token(workspace: Workspace, as_user: str | None) -> str | None:
+    """The token the command acts with: ``JUSTICELAB_TOKEN``, else a ``justicelab login`` session (of
+    ``as_user``, or the only one). A workspace with ``require_login`` refuses to go on without one."""
+    token = os.environ.get("JUSTICELAB_TOKEN") or session_token(workspace, as_user)
+    if token is None and workspace.config.require_login:
+        several = sorted(logged_in(workspace)) if as_user is None else []
+        if len(several) > 1:
+            raise AuthenticationError(f"several users are logged in here ({', '.join(several)}): pick one with --as")
+        raise AuthenticationError(f"this workspace requires a login: run `justicelab login {as_user or 'NAME'}` "
+                                  "(it asks for the password) or set JUSTICELAB_TOKEN")
+    return token
+
+
 @contextlib.contextmanager
 def acting(as_user: str | None) -> Iterator[tuple[Session, User]]:
     """A unit of work done by the acting user."""
+    workspace = Workspace.find()
+    token = acting_token(workspace, as_user)
     with control_session() as session:
-        yield session, acting_user(session, as_user, os.environ.get("JUSTICELAB_TOKEN") or None)
+        yield session, acting_user(session, as_user, token)
 
 
 def day(text: str | None, what: str) -> dt.date | None:

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from justicelab.cli.control_cmd import AsOption, acting, control_session, user_row
+from justicelab.cli.control_cmd import AsOption, acting, acting_token, control_session, user_row
 from justicelab.cli.output import Format, FormatOption, console, emit, emit_mapping
 from justicelab.control import acting_user
 from justicelab.control.accounts import (
@@ -21,6 +21,7 @@ from justicelab.control.accounts import (
 from justicelab.control.authz import require_admin
 from justicelab.control.errors import ControlError
 from justicelab.control.models import ROLES
+from justicelab.workspace import Workspace
 
 app = typer.Typer(help="Users: members of departments with roles (" + ", ".join(ROLES) + ").",
                   no_args_is_help=True)
@@ -56,11 +57,14 @@ def add(
     steward --as root
     """
     with control_session() as session:  # refuse before asking for a password nobody may set
-        if user_count(session):
-            require_admin(acting_user(session, as_user), "add users")
+        bootstrap = user_count(session) == 0
+    token = None if bootstrap else acting_token(Workspace.find(), as_user)
+    if not bootstrap:
+        with control_session() as session:
+            require_admin(acting_user(session, as_user, token), "add users")
     password = _password(password_stdin)
     with control_session() as session:
-        actor = None if user_count(session) == 0 else acting_user(session, as_user)
+        actor = None if user_count(session) == 0 else acting_user(session, as_user, token)
         user = add_user(session, actor, username, roles=role, departments=department, password=password,
                         full_name=full_name)
         summary = user_row(user)

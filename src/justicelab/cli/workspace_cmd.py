@@ -18,12 +18,17 @@ from justicelab.workspace import Workspace
 def init(
     path: Path = typer.Argument(..., help="Folder for the new workspace (created if missing)."),
     name: str = typer.Option(None, help="Workspace name; the folder name by default."),
+    require_login: bool = typer.Option(False, "--require-login", help="Commands act only as a user who logged "
+                                       "in (justicelab login) or holds an API token; --as alone is refused."),
 ) -> None:
     """Create a workspace: justicelab.toml, mappings/, data/ and releases/.
 
-    Example: justicelab init mycity
+    Example: justicelab init mycity --require-login
     """
     ws = Workspace.init(path, name)
+    if require_login:
+        ws.config.require_login = True
+        ws.save()
     # Mappings point editors at this schema with `$schema: ../schemas/mapping.schema.json`.
     (ws.root / "schemas").mkdir(exist_ok=True)
     (ws.root / "schemas" / "mapping.schema.json").write_text(
