@@ -21,6 +21,12 @@ OPENJUSTICE = Path(os.environ.get("JUSTICELAB_OPENJUSTICE_DIR",
                                   Path(__file__).resolve().parents[2] / "shared" / "data" / "openjustice"))
 
 
+@pytest.fixture(autouse=True)
+def own_login_sessions(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Command-line login sessions in a file of the test's own, never the developer's."""
+    monkeypatch.setenv("JUSTICELAB_SESSIONS", str(tmp_path_factory.mktemp("sessions") / "sessions.json"))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked slow (scale checks) run only with `-m slow` or JUSTICELAB_SLOW=1."""
     if "slow" in (config.getoption("-m") or "") or os.environ.get("JUSTICELAB_SLOW") == "1":
