@@ -9,7 +9,7 @@ import pytest
 from justicelab.control import NotPermitted, audit
 from justicelab.control.access_requests import list_requests, request_access
 from justicelab.control.accounts import create_token, get_user, list_tokens
-from justicelab.control.consent import list_consents, record_consent
+from justicelab.control.consent import list_consents, record_consent, revoke_consent
 from justicelab.control.grants import add_grant
 from justicelab.control.visibility import visible_consents, visible_entries, visible_requests, visible_tokens
 
@@ -25,6 +25,22 @@ def test_a_part2_consent_is_seen_by_the_department_that_recorded_it_and_admins_o
         assert visible_consents(s, get_user(s, "pat"), every) == []  # a police steward
         with pytest.raises(NotPermitted, match="rita may not list consent records"):
             visible_consents(s, get_user(s, "rita"), every)
+
+
+def test_only_the_departments_sharing_records_of_a_class_record_or_revoke_consent_to_it(seeded):
+    with seeded.session() as s:
+        with pytest.raises(NotPermitted, match="pat may not record consent covering part2: only members of a "
+                                               "department that shares part2 records"):
+            record_consent(s, get_user(s, "pat"), "PER-1", program="mdt", scope="part2")
+        record_consent(s, get_user(s, "alice"), "PER-1", program="mdt", scope="part2")
+    with seeded.session() as s:  # health's MDT member sees a consent health's steward recorded
+        assert [c.recorded_by for c in visible_consents(s, get_user(s, "bob"), list_consents(s))] == ["alice"]
+        for person in ("PER-1", "PER-2"):  # whether a person consented is not revealed by the refusal
+            with pytest.raises(NotPermitted, match="pat may not revoke consent covering part2"):
+                revoke_consent(s, get_user(s, "pat"), person, program="mdt", scope="part2")
+        with pytest.raises(NotPermitted, match="share no records a consent covers"):
+            revoke_consent(s, get_user(s, "pat"), "PER-1", program="mdt")  # police owns no dataset here
+        assert revoke_consent(s, get_user(s, "bob"), "PER-1", program="mdt")[0].revoked_by == "bob"
 
 
 def test_requests_are_seen_by_their_requester_and_the_owning_stewards(seeded):

@@ -133,6 +133,6 @@ def citation_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     grant(db, principal="user:bob", level="identified", fields=["last_name", "first_name", "citation_date"],
           row_rule="consent: {program: mdt, scope: cori}", purpose="MDT case review")
     with db.session() as s:
-        record_consent(s, get_user(s, "bob"), "P000002", program="mdt", scope="cori")
+        record_consent(s, get_user(s, "pat"), "P000002", program="mdt", scope="cori")
     db.close()
     return root

@@ -89,7 +89,7 @@ def test_a_row_rule_gives_its_level_only_on_the_rows_it_admits(db):
     grant(db, principal="user:bob", level="identified", fields=["last_name", "first_name"],
           row_rule="consent: {program: mdt, scope: cori}")
     with db.session() as s:
-        record_consent(s, get_user(s, "bob"), "P000001", program="mdt", scope="cori")
+        record_consent(s, get_user(s, "pat"), "P000001", program="mdt", scope="cori")
     c = composed(db)
     assert len(c.parts) == 2
     for row in ROWS:
@@ -110,7 +110,7 @@ def test_rules_split_rows_into_disjoint_regions_with_exact_levels(db):
           row_rule="field_in: {field: agency_code, values: [ABPD]}")
     with db.session() as s:
         for person in ("P000001", "P000002", "P000004"):
-            record_consent(s, get_user(s, "bob"), person, program="mdt", scope="cori")
+            record_consent(s, get_user(s, "pat"), person, program="mdt", scope="cori")
     c = composed(db)
     seen = 0
     for row in ROWS:
@@ -148,10 +148,10 @@ def test_default_deny_says_why(db):
 def test_a_consent_rule_nobody_meets_denies_with_that_reason(db):
     gid = grant(db, principal="user:bob", level="identified", row_rule="consent: {program: mdt, scope: cori}")
     with db.session() as s:
-        record_consent(s, get_user(s, "bob"), "P000003", program="mdt", scope="cori")
+        record_consent(s, get_user(s, "pat"), "P000003", program="mdt", scope="cori")
     assert composed(db).readable
     with db.session() as s:
-        revoke_consent(s, get_user(s, "bob"), "P000003", program="mdt", reason="withdrew")
+        revoke_consent(s, get_user(s, "pat"), "P000003", program="mdt", reason="withdrew")
     c = composed(db)
     assert not c.readable
     assert (f"grant #{gid} gives rows only of persons with a current mdt consent covering cori, and nobody has one"

@@ -81,7 +81,7 @@ def test_consented_persons_identified_everyone_else_deidentified_in_one_result(e
     grant(env[1], principal="user:bob", level="identified", fields=["last_name", "citation_date"],
           row_rule="consent: {program: mdt, scope: cori}")
     with env[1].session() as s:
-        record_consent(s, get_user(s, "bob"), "P000002", program="mdt", scope="cori")
+        record_consent(s, get_user(s, "pat"), "P000002", program="mdt", scope="cori")
     out = gate_read(env).table.to_pylist()
     assert len(out) == 10
     named = [r for r in out if r["last_name"] is not None]
@@ -99,7 +99,7 @@ def test_lookups_by_a_recorded_value_only_where_it_is_identified(env):
     grant(env[1], principal="user:bob", level="identified", fields=["last_name"],
           row_rule="consent: {program: mdt, scope: cori}")
     with env[1].session() as s:
-        record_consent(s, get_user(s, "bob"), "P000001", program="mdt", scope="cori")
+        record_consent(s, get_user(s, "pat"), "P000001", program="mdt", scope="cori")
     found = gate_read(env, where=PersonIn(frozenset({"P000001"})))
     assert [r["last_name"] for r in found.table.to_pylist()] == ["GARCIA-LOPEZ"] * 2
     assert len(found.withheld) == 1 and "cannot be looked up" in found.withheld[0]
@@ -122,6 +122,10 @@ def test_fields_limit_and_at_least(env):
     assert gate_read(env, fields=["sex"], at_least=Level.identified).row_count == 10
     with pytest.raises(GateError, match="citation has no field nickname"):
         gate_read(env, fields=["nickname"])
+    for limit in (-1, 2**63, 10**20):  # refused with a clear error (a database would not take the last two)
+        with pytest.raises(GateError, match=r"expected 0 to 9,223,372,036,854,775,807 rows"):
+            gate_read(env, limit=limit)
+    assert gate_read(env, limit=2**63 - 1).row_count == 10
 
 
 def test_the_fingerprint_names_what_was_asked(env):
@@ -157,10 +161,10 @@ def test_ended_agreement(env):
 def test_revoked_consent(env):
     grant(env[1], principal="user:bob", level="identified", row_rule="consent: {program: mdt, scope: cori}")
     with env[1].session() as s:
-        record_consent(s, get_user(s, "bob"), "P000004", program="mdt", scope="cori")
+        record_consent(s, get_user(s, "pat"), "P000004", program="mdt", scope="cori")
     assert [r["last_name"] for r in gate_read(env).table.to_pylist()] == ["SMITH"]
     with env[1].session() as s:
-        revoke_consent(s, get_user(s, "bob"), "P000004", program="mdt", reason="withdrew")
+        revoke_consent(s, get_user(s, "pat"), "P000004", program="mdt", reason="withdrew")
     denied(env, "only of persons with a current mdt consent covering cori, and nobody has one")
 
 

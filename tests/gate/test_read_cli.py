@@ -119,13 +119,13 @@ def test_an_unknown_or_disabled_reader_is_refused_and_recorded(workspace):
 
 def test_a_consent_must_name_a_person_of_the_index(workspace):
     with pytest.raises(ControlError, match="no person 'PERSON_ID' in the person index"):
-        run("consent", "record", "PERSON_ID", "--program", "mdt", "--scope", "part2", "--as", "bob", ok=False)
-    assert "Recorded consent" in run("consent", "record", "P000001", "--program", "mdt", "--scope", "part2",
-                                     "--as", "bob").stdout
+        run("consent", "record", "PERSON_ID", "--program", "mdt", "--scope", "cori", "--as", "pat", ok=False)
+    assert "Recorded consent" in run("consent", "record", "P000001", "--program", "mdt", "--scope", "cori",
+                                     "--as", "pat").stdout
 
 
 def test_access_check_names_a_grant_whose_rule_admits_nobody_now(workspace):
-    run("consent", "revoke", "P000002", "--program", "mdt", "--as", "bob")
+    run("consent", "revoke", "P000002", "--program", "mdt", "--as", "pat")
     table = " ".join(run("access", "check", "bob", "citation", "--purpose", "MDT case review", "--as", "pat")
                      .stdout.split())
     assert "gives no rows now: grant #2 gives rows only of persons with a current mdt consent covering cori, " \

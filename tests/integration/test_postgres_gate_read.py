@@ -31,7 +31,7 @@ def test_read_on_postgres_end_to_end(pg_url, tmp_path):
               row_rule="consent: {program: mdt, scope: cori}")
         with db.session() as s:
             for person in ("P000001", "P000005"):
-                record_consent(s, get_user(s, "bob"), person, program="mdt", scope="cori")
+                record_consent(s, get_user(s, "pat"), person, program="mdt", scope="cori")
         with Warehouse.open(pg_url) as pg, Warehouse.open(str(tmp_path / "wh.duckdb")) as duck:
             assert pg.kind != duck.kind
             for wh in (pg, duck):
@@ -61,7 +61,7 @@ def test_read_on_postgres_end_to_end(pg_url, tmp_path):
                 gate(pg, "rita")
             with db.session() as s:
                 for person in ("P000001", "P000005"):
-                    revoke_consent(s, get_user(s, "bob"), person, program="mdt")
+                    revoke_consent(s, get_user(s, "pat"), person, program="mdt")
             after = gate(pg)  # nobody consents any more: de-identified rows only, no name column at all
             assert after.row_count == len(ROWS) and "last_name" not in after.columns
         with db.session() as s:

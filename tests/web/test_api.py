@@ -98,6 +98,9 @@ def test_a_denial_is_403_with_its_reason_and_recorded(client, workspace):
     assert [e.actor for e in ledger(workspace, "read.denied")] == ["rita", "bob"]
     unknown = client.get("/api/v1/datasets/nothing/rows", params=PURPOSE, headers=bob)
     assert unknown.status_code == 404
+    for limit in (-1, 2**63):
+        assert client.get("/api/v1/datasets/citation/rows", params={**PURPOSE, "limit": limit},
+                          headers=bob).status_code == 422
 
 
 def test_no_wrong_expired_or_revoked_token_reads(client, workspace):

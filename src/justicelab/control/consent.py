@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from justicelab.control import audit
-from justicelab.control.authz import require_any_role
-from justicelab.control.errors import ControlError
-from justicelab.control.models import Consent, User
+from justicelab.control.authz import is_admin, require_any_role
+from justicelab.control.errors import ControlError, NotPermitted
+from justicelab.control.models import Consent, Dataset, Department, User
 from justicelab.control.periods import as_utc, utcnow
 from justicelab.control.rules import PROGRAM
-from justicelab.standard import LegalClass
+from justicelab.standard import LegalClass, Standard, load_standard
 
 #: Roles that may record and revoke consent.
 CONSENT_ROLES = ("admin", "steward", "mdt_member")
@@ -30,6 +31,25 @@ def _check(program: str, scope: str) -> tuple[str, str]:
     return program, scope
 
 
+def scopes_held(session: Session, departments: Iterable[str], standard: Standard | None = None) -> set[str]:
+    """The legal classes of the records ``departments`` share: those of the fields of the datasets they own.
+    A consent covering a class is theirs to record, revoke and see (a police steward has no business with
+    who consented to share substance-use treatment records)."""
+    standard = standard or load_standard()
+    owned = session.scalars(select(Dataset.name).join(Department, Department.id == Dataset.owner_id)
+                            .where(Department.code.in_(list(departments))))
+    return {f.legal_class.value for name in owned for f in standard.entity(name).fields if f.legal_class}
+
+
+def require_consent_holder(session: Session, actor: User, scope: str, doing: str) -> None:
+    """An admin, or a user with a consent role in a department sharing records of ``scope``."""
+    require_any_role(actor, CONSENT_ROLES, doing)
+    if is_admin(actor) or scope in scopes_held(session, actor.department_codes):
+        return
+    raise NotPermitted(f"{actor.username} may not {doing} covering {scope}: only members of a department that "
+                       f"shares {scope} records, or an admin, may")
+
+
 def _current(at: dt.datetime) -> ColumnElement[bool]:
     return and_(Consent.recorded_at <= at, or_(Consent.revoked_at.is_(None), Consent.revoked_at > at),
                 or_(Consent.expires.is_(None), Consent.expires >= at.date()))
@@ -38,8 +58,8 @@ def _current(at: dt.datetime) -> ColumnElement[bool]:
 def record_consent(session: Session, actor: User, person_id: str, *, program: str, scope: str,
                    expires: dt.date | None = None, note: str | None = None) -> Consent:
     """Record that ``person_id`` consents to ``program`` using their ``scope`` records (through ``expires``)."""
-    require_any_role(actor, CONSENT_ROLES, "record consent")
     program, scope = _check(program, scope)
+    require_consent_holder(session, actor, scope, "record consent")
     if not person_id.strip():
         raise ControlError("a consent needs a person id")
     now = utcnow()
@@ -56,14 +76,21 @@ def record_consent(session: Session, actor: User, person_id: str, *, program: st
 
 def revoke_consent(session: Session, actor: User, person_id: str, *, program: str, scope: str | None = None,
                    reason: str | None = None) -> list[Consent]:
-    """Revoke the person's current consents for ``program`` (one ``scope`` or all); an error if none."""
-    require_any_role(actor, CONSENT_ROLES, "revoke consent")
+    """Revoke the person's current consents for ``program`` (one ``scope``, or all the actor may manage); an
+    error if none. Permission is checked before anything is looked up, so a refusal reveals nothing."""
     if scope is not None:
         _check(program, scope)
+        require_consent_holder(session, actor, scope, "revoke consent")
+        allowed = {scope}
+    else:
+        require_any_role(actor, CONSENT_ROLES, "revoke consent")
+        allowed = {c.value for c in LegalClass} if is_admin(actor) else scopes_held(session, actor.department_codes)
+        if not allowed:
+            raise NotPermitted(f"{actor.username} may not revoke consent: their departments share no records a "
+                               "consent covers")
     now = utcnow()
-    q = select(Consent).where(Consent.person_id == person_id, Consent.program == program, _current(now))
-    if scope is not None:
-        q = q.where(Consent.scope == scope)
+    q = select(Consent).where(Consent.person_id == person_id, Consent.program == program, _current(now),
+                              Consent.scope.in_(sorted(allowed)))
     rows = list(session.scalars(q))
     if not rows:
         raise ControlError(f"{person_id} has no current consent for {program}"

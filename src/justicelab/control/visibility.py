@@ -4,12 +4,13 @@ These records say things about people (a Part 2 consent says a person is in subs
 about other departments' work, so listing them follows the same idea as the data: departments see their
 own. An admin sees everything. Otherwise:
 
-* a consent is seen by colleagues of whoever recorded it (members of one of their departments) who hold a
-  role that may record consent: the department that obtained a consent keeps it;
+* a consent, by the users with a consent role in a department that shares records of the legal class it
+  covers (those who may record and revoke it; see :func:`justicelab.control.consent.scopes_held`);
 * an access request by its requester and by the stewards of the department that owns its dataset;
 * an API token by its owner;
 * a ledger entry by a steward when it concerns their department: done by one of its members, about one of
-  its members (a grant to them included), or about one of its datasets.
+  its members (a grant to them included), about one of its datasets, or about a consent covering records
+  it shares.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from justicelab.control.authz import is_admin, is_steward_of, require_active, require_any_role
 from justicelab.control.chain import Entry
-from justicelab.control.consent import CONSENT_ROLES
+from justicelab.control.consent import CONSENT_ROLES, scopes_held
 from justicelab.control.models import AccessRequest, ApiToken, Consent, Dataset, Department, Membership, User
 
 
@@ -38,8 +39,8 @@ def visible_consents(session: Session, actor: User, consents: Iterable[Consent])
     require_any_role(actor, CONSENT_ROLES, "list consent records")
     if is_admin(actor):
         return list(consents)
-    mine = colleagues(session, actor)
-    return [c for c in consents if c.recorded_by in mine]
+    held = scopes_held(session, actor.department_codes)
+    return [c for c in consents if c.scope in held or c.recorded_by == actor.username]
 
 
 def may_see_request(actor: User, request: AccessRequest) -> bool:
@@ -65,8 +66,11 @@ def visible_entries(session: Session, actor: User, entries: Iterable[Entry]) -> 
     datasets = frozenset(session.scalars(
         select(Dataset.name).join(Department, Department.id == Dataset.owner_id).where(Department.code.in_(stewarded))))
 
+    held = scopes_held(session, stewarded)
+
     def concerns_us(e: Entry) -> bool:
-        return e.actor in people or e.target in datasets or concerns_user(e, people) or \
+        consent = e.action.startswith("consent.") and e.details_dict.get("scope") in held
+        return consent or e.actor in people or e.target in datasets or concerns_user(e, people) or \
             e.details_dict.get("dataset") in datasets
     return [e for e in entries if concerns_us(e)]
 

@@ -73,6 +73,10 @@ class GateResult:
         return column_levels(self.parts, self.columns)
 
 
+#: The largest row limit a database takes (a signed 64-bit integer).
+MAX_LIMIT = 2**63 - 1
+
+
 def read(warehouse: Warehouse, control_db: ControlDB, workspace: Workspace | Path, user: str, dataset: str,
          purpose: str, *, at: dt.datetime | None = None, fields: Sequence[str] | None = None,
          limit: int | None = None, where: Predicate | None = None, at_least: Level | None = None,
@@ -93,8 +97,8 @@ def read(warehouse: Warehouse, control_db: ControlDB, workspace: Workspace | Pat
     standard = standard or load_standard()
     entity = standard.entity(dataset)
     at = as_utc(at) if at else utcnow()
-    if limit is not None and limit < 0:
-        raise GateError(f"limit {limit}: expected 0 or more rows")
+    if limit is not None and not 0 <= limit <= MAX_LIMIT:
+        raise GateError(f"limit {limit}: expected 0 to {MAX_LIMIT:,} rows")
     asked = _check_fields(entity, fields)
     if at_least is not None and asked is None:
         raise GateError("at_least needs the fields it applies to")

@@ -135,7 +135,7 @@ def create_app(root: Path) -> FastAPI:
     def rows(dataset: str, me: Authenticated, purpose: Purpose,
              fields: Annotated[str | None, Query(description="Comma-separated columns (default: all you may see).")]
              = None,
-             limit: Annotated[int | None, Query(ge=0)] = None,
+             limit: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
              format: Annotated[str, Query(pattern="^(json|csv)$")] = "json") -> Response | dict[str, Any]:
         asked = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
         with services.reading() as warehouse:
