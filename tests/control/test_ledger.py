@@ -202,3 +202,15 @@ def test_changing_your_own_password_needs_the_current_one_and_respects_the_locko
     with seeded.session() as s:  # an admin may still reset it
         set_password(s, get_user(s, "root"), "bob", "reset by root 1")
         assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "user.password")) == 2
+
+
+def test_a_token_used_again_within_its_session_is_one_login(seeded):
+    with seeded.session() as s:
+        _, token = create_token(s, get_user(s, "bob"), "bob", None)
+    start = dt.datetime.now(dt.UTC)
+    for minutes in (0, 3, 9, 25, 26):  # 0-9: one session; 25 after 16 idle minutes: a new one
+        with seeded.session() as s:
+            verify_token(s, token, start + dt.timedelta(minutes=minutes))
+    with seeded.session() as s:
+        assert [e.at.minute for e in audit.entries(s, actor="bob", action="login")] == [
+            (start + dt.timedelta(minutes=m)).minute for m in (0, 25)]

@@ -24,7 +24,7 @@ from justicelab.control.authz import require_active, require_admin
 from justicelab.control.errors import AuthenticationError, ControlError, LoginLocked, NotPermitted
 from justicelab.control.lookup import by_name
 from justicelab.control.models import ROLES, ApiToken, AuditEntry, Department, User, UserRole
-from justicelab.control.periods import utcnow
+from justicelab.control.periods import as_utc, utcnow
 
 USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 DEPARTMENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -32,6 +32,8 @@ MIN_PASSWORD = 10
 #: Login rate limit: this many failed attempts within the window lock further attempts until it passes.
 MAX_FAILURES = 5
 FAILURE_WINDOW = dt.timedelta(minutes=15)
+#: Uses of a token closer together than this are one login in the ledger.
+TOKEN_SESSION = dt.timedelta(minutes=10)
 _hasher = PasswordHasher()
 
 
@@ -290,9 +292,13 @@ def verify_token(session: Session, token: str, at: dt.datetime | None = None) ->
                     f"the API token {row.token_id} expired on {row.expires_at:%Y-%m-%d %H:%M} UTC")
     if row.user.disabled_at is not None:
         raise _fail(session, username, "token", "user disabled", f"user {username} is disabled")
+    # A token presented again within TOKEN_SESSION of its last use continues that session: the ledger
+    # records when a token starts being used, not every API call (each read has its own entry anyway).
+    idle = row.last_used_at is None or as_utc(row.last_used_at) <= now - TOKEN_SESSION
     row.last_used_at = now
-    audit.record(session, row.user, "login", f"user:{username}", {"method": "token", "token_id": row.token_id},
-                 at=now)
+    if idle:
+        audit.record(session, row.user, "login", f"user:{username}",
+                     {"method": "token", "token_id": row.token_id}, at=now)
     session.commit()
     return row.user
 
