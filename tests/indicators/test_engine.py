@@ -121,3 +121,10 @@ def test_an_indicator_whose_tables_are_not_loaded_is_refused_by_name(tmp_path):
         ensure_entity_table(wh, load_standard().entity("officer_assault"))
         with pytest.raises(IndicatorError, match=r"needs the table\(s\) personnel,"):
             compute(wh, "officers_assaulted_rate", ["year"])
+
+
+def test_where_values_lose_the_quotes_a_shell_left_on_them():
+    from justicelab.cli.indicators_cmd import parse_where
+
+    assert parse_where(["sex = 'F'", 'year="2021",2022', "county=inyo"]) == {
+        "sex": ["F"], "year": [2021, 2022], "county": ["inyo"]}

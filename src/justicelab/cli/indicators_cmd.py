@@ -32,10 +32,17 @@ def parse_where(clauses: list[str] | None) -> dict[str, list[Any]]:
         if "=" not in clause:
             raise IndicatorError(f"--where {clause!r}: expected DIMENSION=VALUE[,VALUE...]")
         key, _, values = clause.partition("=")
-        out.setdefault(key.strip(), []).extend(
-            int(v) if v.strip().lstrip("-").isdigit() else v.strip() for v in values.split(",")
-        )
+        out.setdefault(key.strip(), []).extend(_value(v) for v in values.split(","))
     return out
+
+
+def _value(text: str) -> Any:
+    """One --where value: a whole number as an integer; quotes around a value are the shell's, not the
+    value's (sex='F' and sex=F ask the same)."""
+    v = text.strip()
+    if len(v) >= 2 and v[0] == v[-1] and v[0] in "'\"":
+        v = v[1:-1].strip()
+    return int(v) if v.lstrip("-").isdigit() else v
 
 
 @app.command("list")

@@ -196,11 +196,12 @@ def authenticate(session: Session, username: str, password: str, at: dt.datetime
     failures = _recent_failures(session, username, now)
     if len(failures) >= MAX_FAILURES:
         until = failures[-MAX_FAILURES] + FAILURE_WINDOW
+        shown = (until + dt.timedelta(minutes=1)).replace(second=0, microsecond=0)  # rounded up: not a minute early
         audit.record(session, username, "login.locked", f"user:{username}", {"method": "password"}, at=now)
         session.commit()
         raise LoginLocked(f"too many failed logins for {username} ({len(failures)} in the last "
-                          f"{int(FAILURE_WINDOW.total_seconds() // 60)} minutes): try again after "
-                          f"{until:%Y-%m-%d %H:%M} UTC", until)
+                          f"{int(FAILURE_WINDOW.total_seconds() // 60)} minutes): try again at "
+                          f"{shown:%Y-%m-%d %H:%M} UTC", until)
     if user is None or user.password_hash is None:
         raise _fail(session, username, "password", "unknown user or no password", "wrong user name or password")
     try:
