@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 
 import typer
@@ -11,16 +10,12 @@ from justicelab.cli.control_cmd import control_session
 from justicelab.cli.output import console
 from justicelab.cli.sessions import forget, logged_in, remember
 from justicelab.control import ControlError
-from justicelab.control.accounts import authenticate, create_token, get_token, revoke_token
-from justicelab.control.periods import utcnow
+from justicelab.control.accounts import MAX_SESSION_HOURS, get_token, open_session, revoke_token
 from justicelab.workspace import Workspace
-
-#: A command-line session lasts at most this long (a script that needs longer uses an API token).
-MAX_HOURS = 12
 
 
 def login(username: str = typer.Argument(..., help="Your user name."),
-          hours: float = typer.Option(8, "--hours", help=f"How long the session lasts (at most {MAX_HOURS})."),
+          hours: float = typer.Option(8, "--hours", help=f"How long the session lasts (at most {MAX_SESSION_HOURS})."),
           password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard "
                                               "input (scripts).")) -> None:
     """Log in: asks for your password (five wrong ones in 15 minutes lock the account for a while) and keeps a
@@ -29,15 +24,12 @@ def login(username: str = typer.Argument(..., help="Your user name."),
 
     Example: justicelab login alice
     """
-    if not 0 < hours <= MAX_HOURS:
-        raise ControlError(f"--hours {hours:g}: expected more than 0 and at most {MAX_HOURS}")
     password = (sys.stdin.readline().rstrip("\r\n") if password_stdin
                 else str(typer.prompt("Password", hide_input=True)))
     workspace = Workspace.find()
     with control_session() as session:
-        user = authenticate(session, username, password)
-        expires = utcnow() + dt.timedelta(hours=hours)
-        _, token = create_token(session, user, username, expires, label="cli login")
+        row, token = open_session(session, username, password, hours, "cli login")
+        expires = row.expires_at
     remember(workspace, username, token)
     console.print(f"Logged in as [bold]{username}[/] until {expires:%Y-%m-%d %H:%M} UTC", highlight=False)
 

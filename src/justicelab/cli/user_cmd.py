@@ -25,6 +25,7 @@ from justicelab.workspace import Workspace
 
 app = typer.Typer(help="Users: members of departments with roles (" + ", ".join(ROLES) + ").",
                   no_args_is_help=True)
+ReasonOption = typer.Option(..., "--reason", help="Why (kept in the ledger).")
 PasswordStdin = typer.Option(False, "--password-stdin", help="Read the password from standard input (scripts).")
 
 
@@ -89,7 +90,7 @@ def show(username: str, as_user: str = AsOption, fmt: Format = FormatOption) -> 
 
 
 @app.command("disable")
-def disable(username: str, reason: str = typer.Option(..., "--reason", help="Why (kept in the ledger)."),
+def disable(username: str, reason: str = ReasonOption,
             as_user: str = AsOption) -> None:
     """Disable a user (admin): their grants, tokens and password stop working; the record stays.
 
@@ -101,7 +102,7 @@ def disable(username: str, reason: str = typer.Option(..., "--reason", help="Why
 
 
 @app.command("enable")
-def enable(username: str, reason: str = typer.Option(..., "--reason", help="Why (kept in the ledger)."),
+def enable(username: str, reason: str = ReasonOption,
            as_user: str = AsOption) -> None:
     """Enable a disabled user again (admin): their grants and password work again.
 

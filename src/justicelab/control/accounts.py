@@ -32,6 +32,8 @@ MIN_PASSWORD = 10
 #: Login rate limit: this many failed attempts within the window lock further attempts until it passes.
 MAX_FAILURES = 5
 FAILURE_WINDOW = dt.timedelta(minutes=15)
+#: A password login's session token lasts at most this long (a script that needs longer uses an API token).
+MAX_SESSION_HOURS = 12
 #: Uses of a token closer together than this are one login in the ledger.
 TOKEN_SESSION = dt.timedelta(minutes=10)
 _hasher = PasswordHasher()
@@ -242,6 +244,16 @@ def create_token(session: Session, actor: User, username: str, expires_at: dt.da
     audit.record(session, actor, "token.create", f"user:{username}",
                  {"token_id": token_id, "expires_at": expires_at, "label": label})
     return row, token
+
+
+def open_session(session: Session, username: str, password: str, hours: float,
+                 label: str) -> tuple[ApiToken, str]:
+    """A password login (rate-limited, recorded) that gives a session token lasting ``hours``: the row and the
+    token, which is never stored. Both the command line's ``login`` and the API's use it."""
+    if not 0 < hours <= MAX_SESSION_HOURS:
+        raise ControlError(f"hours {hours:g}: expected more than 0 and at most {MAX_SESSION_HOURS}")
+    user = authenticate(session, username, password)
+    return create_token(session, user, username, utcnow() + dt.timedelta(hours=hours), label=label)
 
 
 def get_token(session: Session, token_id: str) -> ApiToken:

@@ -65,7 +65,6 @@ def visible_entries(session: Session, actor: User, entries: Iterable[Entry]) -> 
     people = colleagues(session, actor) if stewarded else frozenset()
     datasets = frozenset(session.scalars(
         select(Dataset.name).join(Department, Department.id == Dataset.owner_id).where(Department.code.in_(stewarded))))
-
     held = scopes_held(session, stewarded)
 
     def concerns_us(e: Entry) -> bool:

@@ -27,19 +27,19 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from justicelab.control import ControlDB, ControlError, NotPermitted, open_workspace_control
-from justicelab.control.accounts import get_user, revoke_token
+from justicelab.control.accounts import MAX_SESSION_HOURS, get_user, revoke_token
 from justicelab.errors import AccessDenied, GateError, StandardError
 from justicelab.gate import access_report
 from justicelab.gate import read as gate_read
 from justicelab.warehouse import Warehouse
-from justicelab.web.auth import SESSION_HOURS, Caller, caller, login
+from justicelab.web.auth import Caller, caller, login
 from justicelab.workspace import Workspace
 
 
 class Login(BaseModel):
     username: str
     password: str = Field(repr=False)
-    hours: float = SESSION_HOURS
+    hours: float = MAX_SESSION_HOURS
 
 
 class Services:

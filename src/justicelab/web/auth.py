@@ -12,12 +12,9 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException, Request, status
 
-from justicelab.control import AuthenticationError, ControlDB, LoginLocked
-from justicelab.control.accounts import authenticate, create_token, verify_token
+from justicelab.control import AuthenticationError, ControlDB, ControlError, LoginLocked
+from justicelab.control.accounts import open_session, verify_token
 from justicelab.control.periods import as_utc, utcnow
-
-#: A password login gives a session token that lasts this long (an API token made by an admin may last longer).
-SESSION_HOURS = 12
 
 
 @dataclass(frozen=True)
@@ -51,18 +48,16 @@ def caller(control: ControlDB, request: Request) -> Caller:
 
 def login(control: ControlDB, username: str, password: str, hours: float) -> tuple[str, str, dt.datetime]:
     """A session token for ``username`` if ``password`` is theirs: (token, token id, expiry)."""
-    if not 0 < hours <= SESSION_HOURS:
-        raise HTTPException(422, f"hours: expected more than 0 and at most "
-                            f"{SESSION_HOURS}")
     try:
         with control.session() as session:
-            user = authenticate(session, username, password)
-            expires = utcnow() + dt.timedelta(hours=hours)
-            row, token = create_token(session, user, username, expires, label="api login")
-            return token, row.token_id, expires
+            row, token = open_session(session, username, password, hours, "api login")
+            assert row.expires_at is not None
+            return token, row.token_id, as_utc(row.expires_at)
     except LoginLocked as exc:
         until = as_utc(exc.until) if isinstance(exc.until, dt.datetime) else utcnow() + dt.timedelta(minutes=15)
         wait = max(1, int((until - utcnow()).total_seconds()))
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers={"Retry-After": str(wait)}) from None
     except AuthenticationError as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
+    except ControlError as exc:
+        raise HTTPException(422, str(exc)) from None
